@@ -1,0 +1,3 @@
+from marlin_core.cli import run
+
+run()

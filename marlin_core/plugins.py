@@ -47,8 +47,9 @@ def disabled_from_env(value: str | None) -> frozenset[str]:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    """The exception as one line (pluggy's validation messages span several)."""
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def new_manager() -> pluggy.PluginManager:

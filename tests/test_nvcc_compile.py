@@ -1,0 +1,62 @@
+"""Generated files compile with nvcc against csrc/ (sm_80), and the selector links to them."""
+
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import TESTS
+from marlin_core import api, hookimpl
+from marlin_core.emit import emit
+from marlin_core.spec import QuantConfig, ThreadConfig
+from marlin_core.write import write_outputs
+
+NVCC = shutil.which("nvcc")
+INCLUDE = TESTS.parent / "csrc" / "include"
+FLAGS = ["-std=c++17", "-O2", "--expt-relaxed-constexpr", "-static-global-template-stub=false",
+         "-gencode", "arch=compute_80,code=sm_80"]
+
+
+class FewKernels:
+    """GPTQ-4 and AWQ-4 fp16, group 128, three tile shapes: a few instantiations of each."""
+
+    @hookimpl
+    def marlin_quant_configs(self):
+        small = dict(m_blocks=(0.5, 1, 2), thread_configs=(ThreadConfig(64, 128, 128),))
+        return [QuantConfig("t-gptq", "kU4B8", ("kFloat16",), (8,), **small),
+                QuantConfig("t-awq", "kU4", ("kFloat16",), (8,), **small)]
+
+
+SELECT_MAIN = r"""
+#include <cstdio>
+#include "kernel_selector.h"
+int main() {
+  using namespace marlin;
+  KernelKey key{type_id::kFloat16, type_id::kU4B8, type_id::kFloat16, type_id::kFloat16,
+                128, 1, 8, 4, true, 4, 8, false};
+  const char* err = nullptr;
+  if (!select_kernel(key, &err)) { std::printf("missing: %s\n", err); return 1; }
+  key.group_blocks = 4;
+  if (select_kernel(key, &err)) return 2;
+  std::printf("ok %s\n", err);
+  return 0;
+}
+"""
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
+def test_generated_files_compile_and_link(tmp_path):
+    plan = api.make_plan("8.0", loaded=api.load(extra=[("few", FewKernels())], entry_points=False))
+    assert len(plan.kernels) == 6
+    out = tmp_path / "gen"
+    write_outputs(out, emit(plan))
+    (tmp_path / "main.cu").write_text(SELECT_MAIN)
+    sources = sorted(str(p) for p in out.glob("*.cu")) + [str(tmp_path / "main.cu")]
+    exe = tmp_path / "select"
+    proc = subprocess.run([NVCC, *FLAGS, f"-I{INCLUDE}", f"-I{out}", *sources, "-o", str(exe)],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stdout
+    assert "ok no marlin kernel was generated" in run.stdout
+    assert "archs 8.0 with schemes t-gptq,t-awq" in run.stdout

@@ -1,19 +1,500 @@
 // The Marlin kernel template's definition. Generated instantiation files include this.
+//
+// One block computes one (M tile, N tile, K slice) work unit:
+//   * M tile: 16 * thread_m_blocks rows of A (8 rows for m_block_size_8), N tile: 16 *
+//     thread_n_blocks columns, K walked in steps of 16 * thread_k_blocks through a `stages`-deep
+//     cp.async ring in shared memory (A tile, B tile, scale rows, zero points, g_idx slice).
+//   * Warps: thread_n_blocks / 4 warps along N (64 columns each) times k_warps along K; every
+//     warp owns its k16 sub-tiles of each stage and all M rows. B fragments come straight from
+//     the offline tile layout with one 16-byte shared load per lane (two for 8-bit), A with
+//     ldmatrix from an XOR-swizzled tile. Dequantization happens in registers, then
+//     mma.sync m16n8k16 with fp32 accumulators.
+//   * After the K loop the k warps are summed in shared memory in fixed order. When the host
+//     split K into `slices` (gridDim.x = tiles * slices), each block writes its partial to
+//     C_tmp, and the last block to arrive at the tile's counter in `locks` sums all partials in
+//     slice order (bit-identical run to run), adds the bias, writes C and resets the counter.
+// See docs/kernel.md for the weight / scale / zero-point layouts.
 #pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include "marlin/dequant.cuh"
 #include "marlin/kernel.h"
+#include "marlin/layout.h"
+#include "marlin/ptx.cuh"
 
 namespace marlin {
+
+// Whether this template instance has a kernel body (issue 3: 16-bit activations, int4/int8
+// weights). Everything else compiles to a trap; the host refuses those combinations.
+template <ScalarTypeId a, ScalarTypeId b, ScalarTypeId c, ScalarTypeId s, int group_blocks, bool is_zp_float>
+constexpr bool body_supported() {
+  constexpr bool a16 = a == type_id::kFloat16 || a == type_id::kBFloat16;
+  constexpr bool bint = b == type_id::kU4 || b == type_id::kU4B8 || b == type_id::kU8B128;
+  constexpr bool zpf_ok = !is_zp_float || (b == type_id::kU4 && a == type_id::kFloat16);
+  constexpr bool gb_ok = group_blocks == -1 || group_blocks == 0 || group_blocks == 1 || group_blocks == 2 ||
+                         group_blocks == 4 || group_blocks == 8 || group_blocks == 16;
+  constexpr bool zp_act_order = b == type_id::kU4 && group_blocks == 0;
+  return a16 && bint && c == a && s == a && zpf_ok && gb_ok && !zp_act_order;
+}
+
+namespace detail {
+
+template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, int threads, int thread_m_blocks,
+          int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages, int group_blocks,
+          bool is_zp_float>
+__device__ __forceinline__ void marlin_body(const KernelParams& p) {
+  using F = Float16Type<a_type_id>;
+  using T = typename F::T;
+  using T2 = typename F::T2;
+  constexpr bool bf16 = F::bf16;
+  constexpr int bits = scalar_type_bits(b_type_id);
+  constexpr bool has_zp = b_type_id == type_id::kU4;
+  constexpr bool int_zp = has_zp && !is_zp_float;
+  constexpr int fixed_bias = b_type_id == type_id::kU4B8 ? 8 : (b_type_id == type_id::kU8B128 ? 128 : 0);
+  constexpr int MB = thread_m_blocks;
+  constexpr int BM = m_block_size_8 ? 8 : 16 * MB;  // staged A rows
+  constexpr int BN = 16 * thread_n_blocks;
+  constexpr int BK = 16 * thread_k_blocks;
+  constexpr int WARPS = threads / 32;
+  constexpr int N_WARPS = BN / 64;
+  constexpr int K_WARPS = WARPS / N_WARPS;
+  constexpr int KSUB = thread_k_blocks / K_WARPS;  // k16 sub-tiles per warp per stage
+  constexpr int A_CHUNKS_ROW = BK / 8;              // 16-byte chunks per A row
+  constexpr int TILE_WORDS = tile_words(bits);      // int32 per 16x64 B tile
+  constexpr int SROWS = scale_rows_per_tile(thread_k_blocks, group_blocks);
+  constexpr SmemModel SM = smem_model(bits, threads, thread_m_blocks, m_block_size_8, thread_n_blocks,
+                                      thread_k_blocks, stages, group_blocks, has_zp, is_zp_float);
+  static_assert(BN % 64 == 0 && N_WARPS >= 1 && WARPS % N_WARPS == 0, "bad thread_n_blocks / threads");
+  static_assert(thread_k_blocks % K_WARPS == 0 && KSUB >= 1, "bad thread_k_blocks / threads");
+  static_assert(stages >= 2, "need at least two stages");
+
+  extern __shared__ int4 smem4[];
+  char* smem = reinterpret_cast<char*>(smem4);
+
+  const int tid = threadIdx.x;
+  const int lane = tid % 32;
+  const int warp = tid / 32;
+  const int warp_n = warp % N_WARPS;
+  const int warp_k = warp / N_WARPS;
+
+  const int prob_m = p.prob_m, prob_n = p.prob_n, prob_k = p.prob_k;
+  const int m_tiles = (prob_m + BM - 1) / BM;
+  const int n_tiles = prob_n / BN;
+  const int tiles = m_tiles * n_tiles;
+  const int slices = gridDim.x / tiles;
+  const int tile = blockIdx.x / slices;
+  const int slice = blockIdx.x % slices;
+  if (tile >= tiles) return;  // whole block: never happens with a host-computed grid
+  const int n_tile = tile / m_tiles;
+  const int m_tile = tile % m_tiles;
+  const int m_base = m_tile * BM;
+  const int n_base = n_tile * BN;
+  const int k_iters = (prob_k + BK - 1) / BK;
+  const int iters_per_slice = (k_iters + slices - 1) / slices;
+  const int it_begin = min(k_iters, slice * iters_per_slice);
+  const int it_end = min(k_iters, it_begin + iters_per_slice);
+  const int k16_total = prob_k / 16;
+
+  const T* A = reinterpret_cast<const T*>(p.A);
+  const int4* B = reinterpret_cast<const int4*>(p.B);
+  const T* S = reinterpret_cast<const T*>(p.scales);
+
+  auto stage_ptr = [&](int st) { return smem + st * SM.stage_bytes; };
+
+  // ---- global -> shared for K tile `it` into ring slot `st`
+  auto fetch = [&](int it, int st) {
+    char* base = stage_ptr(st);
+    const int k0 = it * BK;
+    // A: BM rows x BK halves, chunk index XOR (row % 8) swizzled
+    {
+      int4* sa = reinterpret_cast<int4*>(base);
+#pragma unroll
+      for (int i0 = 0; i0 < BM * A_CHUNKS_ROW; i0 += threads) {
+        const int i = i0 + tid;
+        if (BM * A_CHUNKS_ROW % threads == 0 || i < BM * A_CHUNKS_ROW) {
+          const int r = i / A_CHUNKS_ROW, cch = i % A_CHUNKS_ROW;
+          const int grow = m_base + r, gk = k0 + cch * 8;
+          const bool pred = grow < prob_m && gk < prob_k;
+          const T* src = pred ? A + (size_t)grow * p.lda + gk : A;
+          ptx::cp_async16(sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)), src, pred);
+        }
+      }
+    }
+    // B: thread_k_blocks k16-rows, each a contiguous run of N_WARPS tiles
+    {
+      int4* sb = reinterpret_cast<int4*>(base + SM.a_bytes);
+      constexpr int CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
+      constexpr int CH = thread_k_blocks * CH_ROW;
+      const int n_tiles64 = prob_n / 64;
+#pragma unroll
+      for (int i0 = 0; i0 < CH; i0 += threads) {
+        const int i = i0 + tid;
+        if (CH % threads == 0 || i < CH) {
+          const int kr = i / CH_ROW, cc = i % CH_ROW;
+          const int kt = k0 / 16 + kr;
+          const bool pred = kt < k16_total;
+          const int4* src = pred ? B + ((size_t)kt * n_tiles64 + n_base / 64) * (TILE_WORDS / 4) + cc : B;
+          ptx::cp_async16(sb + i, src, pred);
+        }
+      }
+    }
+    // scale rows (and zero points) of the groups this K tile touches
+    if constexpr (group_blocks != 0) {
+      int4* ss = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes);
+      const int g0 = group_blocks > 0 ? k0 / (16 * group_blocks) : 0;
+      constexpr int CH_ROW = BN / 8;
+      for (int i = tid; i < SROWS * CH_ROW; i += threads) {
+        const int r = i / CH_ROW, cc = i % CH_ROW;
+        const int g = g0 + r;
+        const bool pred = g < p.num_groups;
+        const T* src = pred ? S + (size_t)g * prob_n + n_base + cc * 8 : S;
+        ptx::cp_async16(ss + i, src, pred);
+      }
+      if constexpr (has_zp) {
+        int4* sz = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes);
+        if constexpr (is_zp_float) {
+          const T* Z = reinterpret_cast<const T*>(p.zp);
+          for (int i = tid; i < SROWS * CH_ROW; i += threads) {
+            const int r = i / CH_ROW, cc = i % CH_ROW;
+            const int g = g0 + r;
+            const bool pred = g < p.num_groups;
+            const T* src = pred ? Z + (size_t)g * prob_n + n_base + cc * 8 : Z;
+            ptx::cp_async16(sz + i, src, pred);
+          }
+        } else {
+          // packed int4 zero points: [num_groups, N / 8] int32, 32 columns per 16-byte chunk
+          const int* Z = reinterpret_cast<const int*>(p.zp);
+          constexpr int ZCH_ROW = BN / 32;
+          for (int i = tid; i < SROWS * ZCH_ROW; i += threads) {
+            const int r = i / ZCH_ROW, cc = i % ZCH_ROW;
+            const int g = g0 + r;
+            const bool pred = g < p.num_groups;
+            const int* src = pred ? Z + (size_t)g * (prob_n / 8) + n_base / 8 + cc * 4 : Z;
+            ptx::cp_async16(sz + i, src, pred);
+          }
+        }
+      }
+    } else {
+      // act-order: the g_idx slice of this K tile
+      int4* sg = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes + SM.z_bytes);
+      for (int i = tid; i < BK / 4; i += threads) {
+        const int gk = k0 + i * 4;
+        const bool pred = gk < prob_k;
+        ptx::cp_async16(sg + i, pred ? p.g_idx + gk : p.g_idx, pred);
+      }
+    }
+  };
+
+  float acc[MB][8][4];
+#pragma unroll
+  for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+    for (int j = 0; j < 8; ++j)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mb][j][e] = 0.f;
+
+  // ---- shared -> registers -> tensor cores for ring slot `st` (K tile `it`)
+  auto compute = [&](int it, int st) {
+    const char* base = stage_ptr(st);
+    const int4* sa = reinterpret_cast<const int4*>(base);
+    const int4* sb = reinterpret_cast<const int4*>(base + SM.a_bytes);
+    const T* ss = reinterpret_cast<const T*>(base + SM.a_bytes + SM.b_bytes);
+    const int k0 = it * BK;
+#pragma unroll
+    for (int kk = 0; kk < KSUB; ++kk) {
+      const int ks = warp_k * KSUB + kk;  // k16 sub-tile within the K tile
+      if (k0 / 16 + ks >= k16_total) break;  // K tail (warp-uniform)
+
+      // A fragments
+      uint32_t fa[MB][4];
+      if constexpr (m_block_size_8) {
+        const int r = lane % 8, cch = ks * 2 + (lane / 8) % 2;
+        ptx::ldsm_x2(fa[0][0], fa[0][2], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
+        fa[0][1] = 0u;
+        fa[0][3] = 0u;
+      } else {
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb) {
+          const int r = mb * 16 + lane % 16, cch = ks * 2 + lane / 16;
+          ptx::ldsm_x4(fa[mb], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
+        }
+      }
+
+      // B codes: one int4 per lane (4-bit) or two (8-bit) for the warp's 16x64 tile
+      uint32_t bq[8];
+      {
+        const int4* tb = sb + (ks * N_WARPS + warp_n) * (TILE_WORDS / 4);
+        const int4 v0 = tb[lane];
+        bq[0] = v0.x; bq[1] = v0.y; bq[2] = v0.z; bq[3] = v0.w;
+        if constexpr (bits == 8) {
+          const int4 v1 = tb[32 + lane];
+          bq[4] = v1.x; bq[5] = v1.y; bq[6] = v1.z; bq[7] = v1.w;
+        }
+      }
+
+      // scales for the 8 columns this lane touches: column (lane/4) + 8 j of the warp's 64
+      // (stored transposed so that they are contiguous)
+      T sv[8];
+      T zf[8];
+      int zi[8];
+      if constexpr (group_blocks != 0) {
+        const int srow = SROWS > 1 ? ks / group_blocks : 0;
+        const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + warp_n * 64 + 8 * (lane / 4));
+        const T* sp = reinterpret_cast<const T*>(&s4);
+#pragma unroll
+        for (int j = 0; j < 8; ++j) sv[j] = sp[j];
+        if constexpr (has_zp) {
+          const char* zbase = base + SM.a_bytes + SM.b_bytes + SM.s_bytes;
+          if constexpr (is_zp_float) {
+            const int4 z4 =
+                *reinterpret_cast<const int4*>(reinterpret_cast<const T*>(zbase) + srow * BN + warp_n * 64 + 8 * (lane / 4));
+            const T* zp = reinterpret_cast<const T*>(&z4);
+#pragma unroll
+            for (int j = 0; j < 8; ++j) zf[j] = zp[j];
+          } else {
+            const uint32_t zw =
+                reinterpret_cast<const uint32_t*>(zbase)[srow * (BN / 8) + warp_n * 8 + lane / 4];
+#pragma unroll
+            for (int j = 0; j < 8; ++j) zi[j] = (zw >> (4 * j)) & 0xf;
+          }
+        }
+      }
+
+      // act-order: 4 k-rows per lane, each with its own group
+      int4 sga[4];
+      if constexpr (group_blocks == 0) {
+        const int* sg = reinterpret_cast<const int*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes + SM.z_bytes);
+        const int r = 2 * (lane % 4);
+        const int rows[4] = {r, r + 1, r + 8, r + 9};
+#pragma unroll
+        for (int q = 0; q < 4; ++q) {
+          const int g = sg[ks * 16 + rows[q]];
+          sga[q] = __ldg(reinterpret_cast<const int4*>(S + (size_t)g * prob_n + n_base + warp_n * 64 + 8 * (lane / 4)));
+        }
+      }
+
+#pragma unroll
+      for (int w = 0; w < 4; ++w) {
+        uint32_t fb[2][2];
+        const int bias_c = int_zp ? zi[2 * w] : fixed_bias;
+        const int bias_c8 = int_zp ? zi[2 * w + 1] : fixed_bias;
+        if constexpr (bits == 4) {
+          dequant_4bit<bf16>(bq[w], bias_c, bias_c8, fb);
+        } else {
+          dequant_8bit<bf16>(bq[2 * w], bq[2 * w + 1], fixed_bias, fb);
+        }
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          if constexpr (group_blocks != 0) {
+            const T2 s2 = T2{sv[2 * w + j], sv[2 * w + j]};
+            if constexpr (is_zp_float) {
+              // (q - z) * s = q * s + (-z * s)
+              const T2 nzs = __hneg2(__hmul2(T2{zf[2 * w + j], zf[2 * w + j]}, s2));
+#pragma unroll
+              for (int h = 0; h < 2; ++h) fb[j][h] = bits_of(__hfma2(F::from_bits(fb[j][h]), s2, nzs));
+            } else {
+#pragma unroll
+              for (int h = 0; h < 2; ++h) fb[j][h] = bits_of(__hmul2(F::from_bits(fb[j][h]), s2));
+            }
+          } else {
+            const int e = 2 * w + j;
+            const T* s0 = reinterpret_cast<const T*>(&sga[0]);
+            const T* s1 = reinterpret_cast<const T*>(&sga[1]);
+            const T* s2p = reinterpret_cast<const T*>(&sga[2]);
+            const T* s3 = reinterpret_cast<const T*>(&sga[3]);
+            fb[j][0] = bits_of(__hmul2(F::from_bits(fb[j][0]), T2{s0[e], s1[e]}));
+            fb[j][1] = bits_of(__hmul2(F::from_bits(fb[j][1]), T2{s2p[e], s3[e]}));
+          }
+        }
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb) {
+          ptx::mma_16816<bf16>(fa[mb], fb[0], acc[mb][2 * w]);
+          ptx::mma_16816<bf16>(fa[mb], fb[1], acc[mb][2 * w + 1]);
+        }
+      }
+    }
+  };
+
+  // ---- the pipelined K loop
+#pragma unroll
+  for (int s = 0; s < stages - 1; ++s) {
+    if (it_begin + s < it_end) fetch(it_begin + s, s);
+    ptx::cp_async_commit();
+  }
+  int st = 0;
+  for (int it = it_begin; it < it_end; ++it) {
+    ptx::cp_async_wait<stages - 2>();
+    __syncthreads();
+    {
+      const int nxt = it + stages - 1;
+      int nst = st + stages - 1;
+      if (nst >= stages) nst -= stages;
+      if (nxt < it_end) fetch(nxt, nst);
+      ptx::cp_async_commit();
+    }
+    compute(it, st);
+    st = st + 1 == stages ? 0 : st + 1;
+  }
+  ptx::cp_async_wait<0>();
+  __syncthreads();
+
+  // ---- sum the k warps in fixed order (shared memory reused)
+  if constexpr (K_WARPS > 1) {
+    float4* red = reinterpret_cast<float4*>(smem);
+    if (warp_k > 0) {
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+          red[((((warp_k - 1) * N_WARPS + warp_n) * MB + mb) * 8 + j) * 32 + lane] =
+              make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
+    }
+    __syncthreads();
+    if (warp_k == 0) {
+#pragma unroll 1
+      for (int wk = 1; wk < K_WARPS; ++wk)
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            const float4 v = red[((((wk - 1) * N_WARPS + warp_n) * MB + mb) * 8 + j) * 32 + lane];
+            acc[mb][j][0] += v.x;
+            acc[mb][j][1] += v.y;
+            acc[mb][j][2] += v.z;
+            acc[mb][j][3] += v.w;
+          }
+    }
+  }
+
+  // ---- global reduction over K slices
+  if (slices > 1) {
+    const size_t slot_floats = (size_t)partial_floats(thread_m_blocks, thread_n_blocks);
+    auto frag_index = [&](int wn, int mb, int j) { return ((wn * MB + mb) * 8 + j) * 32 + lane; };
+    __shared__ int is_last;
+    if (warp_k == 0) {
+      if (p.use_fp32_reduce) {
+        float4* part = reinterpret_cast<float4*>(p.C_tmp + ((size_t)tile * slices + slice) * slot_floats);
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+          for (int j = 0; j < 8; ++j)
+            __stcg(part + frag_index(warp_n, mb, j), make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]));
+      } else {
+        // 16-bit partials (half the traffic, rounding at every slice)
+        uint2* part = reinterpret_cast<uint2*>(p.C_tmp) + ((size_t)tile * slices + slice) * slot_floats / 4;
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+          for (int j = 0; j < 8; ++j) {
+            uint2 v;
+            v.x = bits_of(F::from_floats(acc[mb][j][0], acc[mb][j][1]));
+            v.y = bits_of(F::from_floats(acc[mb][j][2], acc[mb][j][3]));
+            __stcg(part + frag_index(warp_n, mb, j), v);
+          }
+      }
+    }
+    __threadfence();
+    __syncthreads();
+    if (tid == 0) {
+      const int prev = atomicAdd(p.locks + tile, 1);
+      is_last = prev == slices - 1;
+    }
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    if (warp_k == 0) {
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+        for (int j = 0; j < 8; ++j)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) acc[mb][j][e] = 0.f;
+#pragma unroll 1
+      for (int sl = 0; sl < slices; ++sl) {
+        if (p.use_fp32_reduce) {
+          const float4* part = reinterpret_cast<const float4*>(p.C_tmp + ((size_t)tile * slices + sl) * slot_floats);
+#pragma unroll
+          for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+              const float4 v = __ldcg(part + frag_index(warp_n, mb, j));
+              acc[mb][j][0] += v.x;
+              acc[mb][j][1] += v.y;
+              acc[mb][j][2] += v.z;
+              acc[mb][j][3] += v.w;
+            }
+        } else {
+          const uint2* part = reinterpret_cast<const uint2*>(p.C_tmp) + ((size_t)tile * slices + sl) * slot_floats / 4;
+#pragma unroll
+          for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+            for (int j = 0; j < 8; ++j) {
+              const uint2 v = __ldcg(part + frag_index(warp_n, mb, j));
+              const float2 lo = F::to_floats(F::from_bits(v.x));
+              const float2 hi = F::to_floats(F::from_bits(v.y));
+              acc[mb][j][0] += lo.x;
+              acc[mb][j][1] += lo.y;
+              acc[mb][j][2] += hi.x;
+              acc[mb][j][3] += hi.y;
+            }
+        }
+      }
+    }
+    if (tid == 0) p.locks[tile] = 0;
+  }
+
+  // ---- epilogue: bias, convert, store (rows >= prob_m predicated)
+  if (warp_k == 0) {
+    T* C = reinterpret_cast<T*>(p.C);
+    const T* bias = reinterpret_cast<const T*>(p.bias);
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const int col = n_base + warp_n * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (lane % 4);
+      float b0 = 0.f, b1 = 0.f;
+      if (p.has_bias) {
+        const float2 bb = F::to_floats(*reinterpret_cast<const T2*>(bias + col));
+        b0 = bb.x;
+        b1 = bb.y;
+      }
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb) {
+        const int row0 = m_base + mb * 16 + lane / 4;
+        if (row0 < prob_m)
+          *reinterpret_cast<T2*>(C + (size_t)row0 * prob_n + col) = F::from_floats(acc[mb][j][0] + b0, acc[mb][j][1] + b1);
+        if constexpr (!m_block_size_8) {
+          const int row1 = row0 + 8;
+          if (row1 < prob_m)
+            *reinterpret_cast<T2*>(C + (size_t)row1 * prob_n + col) = F::from_floats(acc[mb][j][2] + b0, acc[mb][j][3] + b1);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace detail
 
 template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId c_type_id,
           ScalarTypeId s_type_id, int threads, int thread_m_blocks, int thread_n_blocks,
           int thread_k_blocks, bool m_block_size_8, int stages, int group_blocks,
           bool is_zp_float>
-__global__ void Marlin(MARLIN_KERNEL_PARAMS) {
+__global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
   static_assert(threads == 128 || threads == 256, "threads must be 128 or 256");
   static_assert(!m_block_size_8 || thread_m_blocks == 1, "the 8-row tile needs thread_m_blocks == 1");
-  // Placeholder until the kernel body lands (issue 3): a launch fails loudly rather than
-  // returning garbage.
-  __trap();
+  if constexpr (body_supported<a_type_id, b_type_id, c_type_id, s_type_id, group_blocks, is_zp_float>()) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
+    if constexpr (a_type_id == type_id::kBFloat16) {
+      __trap();  // no bf16 tensor cores on sm75
+    } else
+#endif
+    {
+      detail::marlin_body<a_type_id, b_type_id, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks,
+                          m_block_size_8, stages, group_blocks, is_zp_float>(params);
+    }
+  } else {
+    // 8-bit activations, fp8 / fp4 weights: a later issue. The host refuses these.
+    __trap();
+  }
 }
 
 }  // namespace marlin

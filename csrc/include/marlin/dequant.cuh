@@ -1,0 +1,121 @@
+// Register dequantization of one lane's B fragments for one 16x16 sub-block (two n8 MMAs).
+//
+// The tile layout (docs/kernel.md) hands each lane, per 16-column sub-block, the 8 codes
+//   v = [B(r,c), B(r+1,c), B(r+8,c), B(r+9,c), B(r,c+8), B(r+1,c+8), B(r+8,c+8), B(r+9,c+8)]
+// with r = 2*(lane%4), c = lane/4. Output f[j][h] is the mma.sync B register h of the n8 tile j
+// (j = 0: column c, j = 1: column c+8; h = 0: rows r,r+1; h = 1: rows r+8,r+9), holding
+// exactly (q - bias) as a 16-bit float pair. The bias per column is an integer: 8 (u4b8), 128
+// (u8b128), the integer zero point (u4 with zp) or 0 (u4 with float zero points). Every value
+// is exact: the code is placed in the mantissa of a float with a known exponent (OR with a
+// magic exponent), and one float op removes magic and bias together.
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cstdint>
+
+#include "marlin/ptx.cuh"
+#include "marlin/scalar_type.h"
+
+namespace marlin {
+
+template <ScalarTypeId t>
+struct Float16Type;
+template <>
+struct Float16Type<type_id::kFloat16> {
+  using T = half;
+  using T2 = half2;
+  static constexpr bool bf16 = false;
+  static __device__ __forceinline__ T2 from_bits(uint32_t x) { return *reinterpret_cast<T2*>(&x); }
+  static __device__ __forceinline__ T2 from_floats(float a, float b) { return __floats2half2_rn(a, b); }
+  static __device__ __forceinline__ float2 to_floats(T2 x) { return __half22float2(x); }
+};
+template <>
+struct Float16Type<type_id::kBFloat16> {
+  using T = __nv_bfloat16;
+  using T2 = __nv_bfloat162;
+  static constexpr bool bf16 = true;
+  static __device__ __forceinline__ T2 from_bits(uint32_t x) { return *reinterpret_cast<T2*>(&x); }
+  static __device__ __forceinline__ T2 from_floats(float a, float b) { return __floats2bfloat162_rn(a, b); }
+  static __device__ __forceinline__ float2 to_floats(T2 x) { return __bfloat1622float2(x); }
+};
+
+template <typename T2>
+__device__ __forceinline__ uint32_t bits_of(T2 x) {
+  return *reinterpret_cast<uint32_t*>(&x);
+}
+
+__device__ __forceinline__ uint32_t dup16(uint32_t h) { return h | (h << 16); }
+
+// (x & mask) | magic, as one lop3
+__device__ __forceinline__ uint32_t and_or(uint32_t x, uint32_t mask, uint32_t magic) {
+  return ptx::lop3<(0xf0 & 0xcc) | 0xaa>(x, mask, magic);
+}
+
+// 4-bit codes, one word per sub-block; nibble i of the word holds v[perm[i]], perm =
+// [0,2,4,6,1,3,5,7] (so nibbles (0,4), (1,5), (2,6), (3,7) are the pairs (v0,v1), (v2,v3),
+// (v4,v5), (v6,v7)).
+template <bool bf16>
+__device__ __forceinline__ void dequant_4bit(uint32_t x, int bias_c, int bias_c8, uint32_t (&f)[2][2]) {
+  const uint32_t lo = 0x000f000f;
+  if constexpr (!bf16) {
+    // fp16: 0x6400 = 1024; the low nibble gives 1024 + q, the high nibble 1024 + 16 q.
+    const uint32_t hi = 0x00f000f0, ex = 0x64006400;
+    const uint32_t l0 = and_or(x, lo, ex), h0 = and_or(x, hi, ex);
+    const uint32_t x8 = x >> 8;
+    const uint32_t l1 = and_or(x8, lo, ex), h1 = and_or(x8, hi, ex);
+    const half2 sixteenth = __half2half2(__ushort_as_half(0x2c00));  // 1/16
+    // 1024 + b  -> bits 0x6400 + b ; 64 + b -> bits 0x5400 + 16 b  (b < 64)
+    const half2 sub_c = Float16Type<type_id::kFloat16>::from_bits(dup16(0x6400u + bias_c));
+    const half2 sub_c8 = Float16Type<type_id::kFloat16>::from_bits(dup16(0x6400u + bias_c8));
+    const half2 nhi_c = Float16Type<type_id::kFloat16>::from_bits(dup16(0xd400u + 16u * bias_c));
+    const half2 nhi_c8 = Float16Type<type_id::kFloat16>::from_bits(dup16(0xd400u + 16u * bias_c8));
+    f[0][0] = bits_of(__hsub2(Float16Type<type_id::kFloat16>::from_bits(l0), sub_c));
+    f[0][1] = bits_of(__hfma2(Float16Type<type_id::kFloat16>::from_bits(h0), sixteenth, nhi_c));
+    f[1][0] = bits_of(__hsub2(Float16Type<type_id::kFloat16>::from_bits(l1), sub_c8));
+    f[1][1] = bits_of(__hfma2(Float16Type<type_id::kFloat16>::from_bits(h1), sixteenth, nhi_c8));
+  } else {
+    // bf16: 0x4300 = 128 with 7 mantissa bits: every nibble is extracted at bit 0.
+    using F = Float16Type<type_id::kBFloat16>;
+    const uint32_t ex = 0x43004300;
+    const __nv_bfloat162 sub_c = F::from_bits(dup16(0x4300u + bias_c));
+    const __nv_bfloat162 sub_c8 = F::from_bits(dup16(0x4300u + bias_c8));
+    f[0][0] = bits_of(__hsub2(F::from_bits(and_or(x, lo, ex)), sub_c));
+    f[0][1] = bits_of(__hsub2(F::from_bits(and_or(x >> 4, lo, ex)), sub_c));
+    f[1][0] = bits_of(__hsub2(F::from_bits(and_or(x >> 8, lo, ex)), sub_c8));
+    f[1][1] = bits_of(__hsub2(F::from_bits(and_or(x >> 12, lo, ex)), sub_c8));
+  }
+}
+
+// 8-bit codes, two words per sub-block in natural byte order: w0 = [v0,v1,v2,v3] (column c),
+// w1 = [v4,v5,v6,v7] (column c+8).
+template <bool bf16>
+__device__ __forceinline__ void dequant_8bit(uint32_t w0, uint32_t w1, int bias, uint32_t (&f)[2][2]) {
+  if constexpr (!bf16) {
+    // bytes under a 0x64 high byte: 1024 + q exactly
+    const uint32_t ex = 0x64646464;
+    const half2 sub = Float16Type<type_id::kFloat16>::from_bits(dup16(0x6400u + bias));
+    using F = Float16Type<type_id::kFloat16>;
+    f[0][0] = bits_of(__hsub2(F::from_bits(ptx::prmt(w0, ex, 0x4140)), sub));
+    f[0][1] = bits_of(__hsub2(F::from_bits(ptx::prmt(w0, ex, 0x4342)), sub));
+    f[1][0] = bits_of(__hsub2(F::from_bits(ptx::prmt(w1, ex, 0x4140)), sub));
+    f[1][1] = bits_of(__hsub2(F::from_bits(ptx::prmt(w1, ex, 0x4342)), sub));
+  } else {
+    // bf16 has too few mantissa bits for 256 + q: go through fp32 2^23 + q (0x4B0000qq).
+    using F = Float16Type<type_id::kBFloat16>;
+    const float sub = 8388608.0f + float(bias);
+    const uint32_t ex = 0x4B000000;
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      v[i] = __uint_as_float(__byte_perm(w0, ex, 0x7540 | i)) - sub;
+      v[4 + i] = __uint_as_float(__byte_perm(w1, ex, 0x7540 | i)) - sub;
+    }
+    f[0][0] = bits_of(F::from_floats(v[0], v[1]));
+    f[0][1] = bits_of(F::from_floats(v[2], v[3]));
+    f[1][0] = bits_of(F::from_floats(v[4], v[5]));
+    f[1][1] = bits_of(F::from_floats(v[6], v[7]));
+  }
+}
+
+}  // namespace marlin

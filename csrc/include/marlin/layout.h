@@ -1,0 +1,69 @@
+// Tile layout constants and the shared-memory model, shared by the kernel template and the host
+// dispatch (so both agree on how many bytes a kernel needs). See docs/kernel.md.
+#pragma once
+#include <cstdint>
+
+#include "marlin/scalar_type.h"
+
+#if defined(__CUDACC__)
+#define MARLIN_HD __host__ __device__
+#else
+#define MARLIN_HD
+#endif
+
+namespace marlin {
+
+// Weights are cut into 16 (k) x 64 (n) tiles stored contiguously, row-major over tiles.
+constexpr int kTileK = 16;
+constexpr int kTileN = 64;
+constexpr int kMinThreadN = 64;
+
+// Bits of the weight codes of a (supported) weight type.
+constexpr MARLIN_HD int weight_bits(ScalarTypeId b) { return scalar_type_bits(b); }
+
+// int32 words per 16x64 weight tile.
+constexpr MARLIN_HD int tile_words(int bits) { return kTileK * kTileN * bits / 32; }
+
+constexpr MARLIN_HD int round16(int x) { return (x + 15) / 16 * 16; }
+
+// Number of scale rows one K tile touches (group_blocks > 0 groups never straddle a tile edge
+// because both are powers of two in 16-row units).
+constexpr MARLIN_HD int scale_rows_per_tile(int thread_k_blocks, int group_blocks) {
+  return group_blocks > 0 ? (thread_k_blocks > group_blocks ? thread_k_blocks / group_blocks : 1)
+                          : (group_blocks == -1 ? 1 : 0);
+}
+
+struct SmemModel {
+  int a_bytes, b_bytes, s_bytes, z_bytes, g_bytes, stage_bytes, red_bytes, total;
+};
+
+// Shared memory of one block: `stages` copies of (A tile, B tile, scale rows, zero-point rows,
+// g_idx slice); the cross-warp reduction buffer reuses the same memory after the main loop.
+constexpr MARLIN_HD SmemModel smem_model(int bits, int threads, int thread_m_blocks, bool m_block_size_8,
+                                         int thread_n_blocks, int thread_k_blocks, int stages,
+                                         int group_blocks, bool has_zp, bool is_zp_float) {
+  SmemModel m{};
+  const int bm = m_block_size_8 ? 8 : 16 * thread_m_blocks;
+  const int bn = 16 * thread_n_blocks, bk = 16 * thread_k_blocks;
+  const int srows = scale_rows_per_tile(thread_k_blocks, group_blocks);
+  m.a_bytes = round16(bm * bk * 2);
+  m.b_bytes = round16(bk * bn * bits / 8);
+  m.s_bytes = round16(srows * bn * 2);
+  m.z_bytes = has_zp ? round16(is_zp_float ? srows * bn * 2 : srows * bn / 2) : 0;
+  m.g_bytes = group_blocks == 0 ? round16(bk * 4) : 0;
+  m.stage_bytes = m.a_bytes + m.b_bytes + m.s_bytes + m.z_bytes + m.g_bytes;
+  const int warps = threads / 32, n_warps = bn / 64;
+  const int k_warps = warps / n_warps;
+  // every warp holds thread_m_blocks * 8 n8-tiles * 4 floats per lane
+  m.red_bytes = (k_warps - 1) * n_warps * 32 * thread_m_blocks * 8 * 4 * 4;
+  const int pipe = stages * m.stage_bytes;
+  m.total = pipe > m.red_bytes ? pipe : m.red_bytes;
+  return m;
+}
+
+// Floats of C_tmp one (tile, slice) partial occupies (fragment order, fp32).
+constexpr MARLIN_HD int partial_floats(int thread_m_blocks, int thread_n_blocks) {
+  return 16 * thread_m_blocks * 16 * thread_n_blocks;
+}
+
+}  // namespace marlin

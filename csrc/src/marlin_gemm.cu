@@ -1,0 +1,316 @@
+// Host dispatch of the Marlin GEMM and the C ABI (marlin/capi.h).
+//
+// For each M chunk: pick thread_m_blocks from the chunk's rows, try the thread configs in
+// priority order, take the first one the generated selector has and whose shared memory fits,
+// choose a split-K factor that fills the SMs, launch.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common.h"
+#include "kernel_selector.h"  // generated: marlin::select_kernel, built_arch_list, built_schemes
+#include "marlin/capi.h"
+#include "marlin/kernel.h"
+#include "marlin/layout.h"
+
+namespace marlin {
+namespace host {
+
+std::string& last_error() {
+  static thread_local std::string err;
+  return err;
+}
+
+int device_info(int device, DeviceInfo* out) {
+  static std::mutex mu;
+  static std::unordered_map<int, DeviceInfo> cache;
+  {
+    std::lock_guard<std::mutex> g(mu);
+    auto it = cache.find(device);
+    if (it != cache.end()) {
+      *out = it->second;
+      return 0;
+    }
+  }
+  DeviceInfo d;
+  cudaError_t e;
+  if ((e = cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, device)) != cudaSuccess)
+    return cuda_fail(e, "cudaDeviceGetAttribute(MultiProcessorCount)");
+  if ((e = cudaDeviceGetAttribute(&d.max_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) !=
+      cudaSuccess)
+    return cuda_fail(e, "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
+  cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, device);
+  cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, device);
+  std::lock_guard<std::mutex> g(mu);
+  cache[device] = d;
+  *out = d;
+  return 0;
+}
+
+namespace {
+
+constexpr int kLockInts = 4096;               // lock counters at the start of the workspace
+constexpr size_t kLockBytes = kLockInts * 4;  // C_tmp follows
+constexpr int kMaxPartialFloats = 16 * 4 * 16 * 16;  // thread_m_blocks 4, thread_n 256
+constexpr int kSmemHeadroom = 512;
+
+const char* type_name(ScalarTypeId t) {
+  using namespace type_id;
+  if (t == kFloat16) return "float16";
+  if (t == kBFloat16) return "bfloat16";
+  if (t == kU4) return "u4";
+  if (t == kU4B8) return "u4b8";
+  if (t == kU8B128) return "u8b128";
+  if (t == kU8) return "u8";
+  if (t == kS4) return "s4";
+  if (t == kS8) return "s8";
+  if (t == kFE4M3fn) return "fe4m3fn";
+  if (t == kFE2M1f) return "fe2m1f";
+  if (t == kFE8M0fnu) return "fe8m0fnu";
+  return "unknown";
+}
+
+struct ThreadCfg {
+  int thread_k, thread_n, threads;
+};
+constexpr ThreadCfg kSmallBatch[] = {{128, 128, 256}, {64, 128, 128}, {128, 64, 128}};
+constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 128}};
+
+// cudaFuncSetAttribute once per kernel (and again only if a launch needs more).
+int ensure_smem(KernelFn fn, int bytes) {
+  static std::mutex mu;
+  static std::unordered_map<const void*, int> done;
+  std::lock_guard<std::mutex> g(mu);
+  auto it = done.find(reinterpret_cast<const void*>(fn));
+  if (it != done.end() && it->second >= bytes) return 0;
+  cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(fn),
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (e != cudaSuccess) return cuda_fail(e, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+  done[reinterpret_cast<const void*>(fn)] = bytes;
+  return 0;
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+}  // namespace
+
+size_t workspace_size(int device) {
+  DeviceInfo d;
+  if (device_info(device, &d)) return 0;
+  return kLockBytes + size_t(d.sms) * kMaxPartialFloats * sizeof(float);
+}
+
+int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
+  using namespace type_id;
+  if (!g) return fail("marlin_gemm: args is NULL");
+  const ScalarTypeId a_t = g->a_type, b_t = g->b_type, c_t = g->c_type, s_t = g->s_type;
+  const int M = g->m, N = g->n, K = g->k;
+
+  // ---- types: issue 3 covers 16-bit activations with int4 / int8 weights
+  const bool a16 = a_t == kFloat16 || a_t == kBFloat16;
+  if (!a16 || !(b_t == kU4 || b_t == kU4B8 || b_t == kU8B128) || c_t != a_t || s_t != a_t)
+    return fail(
+        "marlin_gemm: unsupported type combination a=%s b=%s c=%s s=%s; this build's kernel body supports "
+        "a in {float16, bfloat16}, b in {u4 (with zero points), u4b8, u8b128}, c = s = a (8-bit "
+        "activations and fp8/fp4 weights are not implemented yet)",
+        type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t));
+  const bool has_zp = g->zp != nullptr;
+  if ((b_t == kU4) != has_zp)
+    return fail("marlin_gemm: b=%s %s zero points (u4 needs them; u4b8 / u8b128 have their bias built in)",
+                type_name(b_t), has_zp ? "does not take" : "needs");
+  if (g->is_zp_float && (a_t != kFloat16 || !has_zp))
+    return fail("marlin_gemm: float zero points (HQQ) need float16 activations and a zp tensor");
+  if (g->use_atomic_add) return fail("marlin_gemm: use_atomic_add is not supported (use the default reduction)");
+
+  // ---- shapes
+  if (M < 0 || N <= 0 || K <= 0) return fail("marlin_gemm: bad sizes m=%d n=%d k=%d", M, N, K);
+  if (N % kMinThreadN) return fail("marlin_gemm: n = %d must be a multiple of %d", N, kMinThreadN);
+  if (K % 16) return fail("marlin_gemm: k = %d must be a multiple of 16", K);
+  if (M == 0) return 0;
+  if (!g->a || !g->b || !g->c || !g->scales) return fail("marlin_gemm: a, b, c and scales must be non-NULL");
+  if (g->lda < K || g->lda % 8) return fail("marlin_gemm: lda = %lld must be >= k and a multiple of 8", (long long)g->lda);
+  if (!aligned16(g->a) || !aligned16(g->b) || !aligned16(g->scales) || (g->zp && !aligned16(g->zp)))
+    return fail("marlin_gemm: a, b, scales and zp must be 16-byte aligned");
+  if ((reinterpret_cast<uintptr_t>(g->c) & 3) || (g->bias && (reinterpret_cast<uintptr_t>(g->bias) & 3)))
+    return fail("marlin_gemm: c and bias must be 4-byte aligned");
+  const int num_groups = g->num_groups;
+  if (num_groups < 1) return fail("marlin_gemm: num_groups = %d must be >= 1", num_groups);
+
+  // ---- group_blocks and act-order
+  int group_blocks;
+  const bool act_order = g->g_idx != nullptr;
+  const bool permute_a = act_order && g->perm != nullptr;
+  if (act_order) {
+    if (b_t == kU4) return fail("marlin_gemm: act-order (g_idx) is not supported with zero points (u4)");
+    if (num_groups < 2) return fail("marlin_gemm: act-order needs num_groups > 1 (got %d)", num_groups);
+    if (!aligned16(g->g_idx)) return fail("marlin_gemm: g_idx must be 16-byte aligned");
+    if (permute_a) {
+      if (K % num_groups || (K / num_groups) % 16)
+        return fail("marlin_gemm: act-order with perm needs k %% num_groups == 0 and a group size multiple of 16 "
+                    "(k=%d, num_groups=%d)", K, num_groups);
+      if (!g->a_tmp || !aligned16(g->a_tmp)) return fail("marlin_gemm: act-order with perm needs a_tmp (m*k elements, 16-byte aligned)");
+      group_blocks = K / num_groups / 16;
+    } else {
+      group_blocks = 0;
+    }
+  } else if (num_groups == 1) {
+    group_blocks = -1;
+  } else {
+    if (K % num_groups || (K / num_groups) % 16)
+      return fail("marlin_gemm: k = %d is not num_groups (%d) times a multiple of 16", K, num_groups);
+    group_blocks = K / num_groups / 16;
+  }
+
+  int device;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e != cudaSuccess) return cuda_fail(e, "cudaGetDevice");
+  DeviceInfo dev;
+  if (device_info(device, &dev)) return 1;
+  const int stages = dev.cc_major >= 8 ? 4 : 2;
+  if (!g->workspace || g->workspace_bytes < workspace_size(device))
+    return fail("marlin_gemm: workspace of %zu bytes is below marlin_workspace_size() = %zu", g->workspace_bytes,
+                workspace_size(device));
+  int* locks = reinterpret_cast<int*>(g->workspace);
+  float* c_tmp = reinterpret_cast<float*>(reinterpret_cast<char*>(g->workspace) + kLockBytes);
+
+  const char* A = reinterpret_cast<const char*>(g->a);
+  int64_t lda = g->lda;
+  if (permute_a) {
+    if (marlin_permute_cols(g->a, g->lda, g->perm, g->a_tmp, M, K, stream)) return 1;
+    A = reinterpret_cast<const char*>(g->a_tmp);
+    lda = K;
+  }
+  const int bits = weight_bits(b_t);
+  const int max_mb = g->max_m_blocks > 0 ? std::min(4, g->max_m_blocks) : 4;
+
+  char* C = reinterpret_cast<char*>(g->c);
+  int rest = M;
+  while (rest > 0) {
+    const int unit = 16 * max_mb;
+    const int rows = rest >= unit ? rest / unit * unit : rest;
+    const bool want_m8 = rows <= 8;
+    const int want_mb = want_m8 ? 1 : std::min(max_mb, (rows + 15) / 16);
+
+    KernelFn fn = nullptr;
+    KernelKey key{};
+    SmemModel sm{};
+    const char* sel_err = nullptr;
+    // m8 tile first when rows <= 8, then thread_m_blocks downwards
+    for (int attempt = 0; attempt <= want_mb && !fn; ++attempt) {
+      bool m8;
+      int mb;
+      if (want_m8) {
+        if (attempt > 1) break;
+        m8 = attempt == 0;
+        mb = 1;
+      } else {
+        if (attempt >= want_mb) break;
+        m8 = false;
+        mb = want_mb - attempt;
+      }
+      const ThreadCfg* cfgs = mb > 1 ? kLargeBatch : kSmallBatch;
+      for (int ci = 0; ci < 3 && !fn; ++ci) {
+        const ThreadCfg c = cfgs[ci];
+        if (g->thread_k > 0 && c.thread_k != g->thread_k) continue;
+        if (g->thread_n > 0 && c.thread_n != g->thread_n) continue;
+        if (N % c.thread_n) continue;
+        KernelKey k{a_t, b_t, c_t, s_t, c.threads, mb, c.thread_n / 16, c.thread_k / 16, m8, stages,
+                    group_blocks, bool(g->is_zp_float)};
+        const char* err = nullptr;
+        KernelFn f = select_kernel(k, &err);
+        if (!f) {
+          if (!sel_err) sel_err = err;
+          continue;
+        }
+        SmemModel s = smem_model(bits, c.threads, mb, m8, c.thread_n / 16, c.thread_k / 16, stages, group_blocks,
+                                 has_zp, bool(g->is_zp_float));
+        if (s.total + kSmemHeadroom > dev.max_smem_optin) continue;
+        fn = f;
+        key = k;
+        sm = s;
+      }
+    }
+    if (!fn)
+      return fail(
+          "marlin_gemm: no kernel for a=%s b=%s c=%s s=%s group_blocks=%d zp_float=%d rows=%d (m_blocks %s%d) n=%d "
+          "k=%d thread_k=%d thread_n=%d stages=%d%s%s; this library was built for archs [%s] with schemes [%s]",
+          type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t), group_blocks, g->is_zp_float, rows,
+          want_m8 ? "0.5 / " : "", want_mb, N, K, g->thread_k, g->thread_n, stages, sel_err ? ": " : "",
+          sel_err ? sel_err : "", built_arch_list(), built_schemes());
+
+    const int bm = key.m_block_size_8 ? 8 : 16 * key.thread_m_blocks;
+    const int bk = 16 * key.thread_k_blocks;
+    const int m_tiles = (rows + bm - 1) / bm;
+    const int n_tiles = N / (16 * key.thread_n_blocks);
+    const int tiles = m_tiles * n_tiles;
+    const int k_iters = (K + bk - 1) / bk;
+    int slices = 1;
+    if (tiles < dev.sms && tiles <= kLockInts) {
+      slices = std::min(dev.sms / tiles, k_iters);
+      if (g->max_slices > 0) slices = std::min(slices, g->max_slices);
+      slices = std::max(slices, 1);
+      const int per = (k_iters + slices - 1) / slices;
+      slices = (k_iters + per - 1) / per;  // no empty slices
+    }
+    if (slices > 1) {
+      const size_t need = size_t(tiles) * slices * partial_floats(key.thread_m_blocks, key.thread_n_blocks);
+      if (need > size_t(dev.sms) * kMaxPartialFloats) return fail("marlin_gemm: internal: workspace too small for split");
+    }
+    if (ensure_smem(fn, sm.total)) return 1;
+
+    KernelParams p{};
+    p.A = A;
+    p.B = g->b;
+    p.C = C;
+    p.C_tmp = c_tmp;
+    p.bias = g->bias;
+    p.a_scales = nullptr;
+    p.scales = g->scales;
+    p.global_scale = nullptr;
+    p.zp = g->zp;
+    p.g_idx = g->g_idx;
+    p.num_groups = num_groups;
+    p.prob_m = rows;
+    p.prob_n = N;
+    p.prob_k = K;
+    p.lda = int(lda);
+    p.locks = locks;
+    p.has_bias = g->bias != nullptr;
+    p.use_atomic_add = false;
+    p.use_fp32_reduce = g->use_fp32_reduce != 0;
+    p.max_shared_mem = sm.total;
+    fn<<<tiles * slices, key.threads, sm.total, stream>>>(p);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) return cuda_fail(e, "Marlin kernel launch");
+
+    rest -= rows;
+    A += size_t(rows) * lda * 2;
+    C += size_t(rows) * N * 2;
+  }
+  return 0;
+}
+
+}  // namespace host
+}  // namespace marlin
+
+extern "C" {
+
+int marlin_gemm(const marlin_gemm_args* args, void* stream) {
+  return marlin::host::gemm(args, reinterpret_cast<cudaStream_t>(stream));
+}
+
+size_t marlin_workspace_size(int device) { return marlin::host::workspace_size(device); }
+
+const char* marlin_last_error(void) { return marlin::host::last_error().c_str(); }
+
+const char* marlin_built_arch_list(void) { return marlin::built_arch_list(); }
+
+const char* marlin_built_schemes(void) { return marlin::built_schemes(); }
+
+int marlin_abi_version(void) { return MARLIN_ABI_VERSION; }
+
+}  // extern "C"

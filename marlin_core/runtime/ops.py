@@ -1,0 +1,271 @@
+"""torch custom ops over libmarlin.so, with fake (meta) implementations so that
+``torch.compile(fullgraph=True)`` and CUDA graph capture work.
+
+Ops (namespace ``marlin``):
+  gemm(a, b, scales, zp, g_idx, perm, bias, b_type_id, size_n, is_zp_float,
+       use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices) -> Tensor
+  repack_gptq(qweight, perm, size_k, size_n, num_bits) -> Tensor
+  repack_awq(qweight, size_k, size_n, num_bits) -> Tensor
+
+Friendly wrappers: :func:`gemm`, :func:`repack_gptq`, :func:`repack_awq`,
+:func:`prepare_gptq`, :func:`prepare_awq`, :func:`prepare_hqq`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+from typing import Optional
+
+import torch
+
+from marlin_core.runtime import library, packing
+from marlin_core.types import BUILTIN_TYPES
+
+TYPE_ID = {t.name: t.id for t in BUILTIN_TYPES}
+_DTYPE_ID = {torch.float16: TYPE_ID["kFloat16"], torch.bfloat16: TYPE_ID["kBFloat16"]}
+SCHEME_TYPE = {
+    ("gptq", 4): TYPE_ID["kU4B8"],
+    ("gptq", 8): TYPE_ID["kU8B128"],
+    ("awq", 4): TYPE_ID["kU4"],
+    ("hqq", 4): TYPE_ID["kU4"],
+}
+
+_ws_lock = threading.Lock()
+_workspaces: dict[tuple[int, int], torch.Tensor] = {}
+
+
+def workspace(device: torch.device, stream: Optional[int] = None) -> torch.Tensor:
+    """The zero-initialised workspace for (device, stream); kernels leave it zeroed. Allocate
+    it (one call outside capture) before capturing a CUDA graph."""
+    idx = device.index if device.index is not None else torch.cuda.current_device()
+    key = (idx, stream or 0)
+    with _ws_lock:
+        ws = _workspaces.get(key)
+        if ws is None:
+            nbytes = library.load().marlin_workspace_size(idx)
+            ws = torch.zeros(nbytes, dtype=torch.uint8, device=torch.device("cuda", idx))
+            _workspaces[key] = ws
+        return ws
+
+
+def _ptr(t: Optional[torch.Tensor]) -> Optional[int]:
+    return None if t is None else t.data_ptr()
+
+
+def _stream(dev: torch.device) -> int:
+    return torch.cuda.current_stream(dev).cuda_stream
+
+
+@torch.library.custom_op("marlin::gemm", mutates_args=())
+def _gemm_op(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    scales: torch.Tensor,
+    zp: Optional[torch.Tensor],
+    g_idx: Optional[torch.Tensor],
+    perm: Optional[torch.Tensor],
+    bias: Optional[torch.Tensor],
+    b_type_id: int,
+    size_n: int,
+    is_zp_float: bool,
+    use_fp32_reduce: bool,
+    thread_k: int,
+    thread_n: int,
+    max_m_blocks: int,
+    max_slices: int,
+) -> torch.Tensor:
+    if a.dim() != 2:
+        raise ValueError(f"a must be 2-D [M, K], got {tuple(a.shape)}")
+    if a.dtype not in _DTYPE_ID:
+        raise ValueError(f"a must be float16 or bfloat16, got {a.dtype}")
+    if not a.is_cuda:
+        raise ValueError("a must be a CUDA tensor")
+    if a.stride(1) != 1:
+        a = a.contiguous()
+    M, K = a.shape
+    c = torch.empty((M, size_n), dtype=a.dtype, device=a.device)
+    if M == 0:
+        return c
+    scales = scales.contiguous()
+    if scales.dtype != a.dtype:
+        raise ValueError(f"scales dtype {scales.dtype} must match a ({a.dtype})")
+    if scales.dim() != 2 or scales.shape[1] != size_n:
+        raise ValueError(f"scales must be [num_groups, {size_n}], got {tuple(scales.shape)}")
+    if b.dtype != torch.int32 or b.dim() != 2 or not b.is_contiguous():
+        raise ValueError("b must be a contiguous int32 [K/16, N*16/pack] tensor (repacked weights)")
+    bits = 4 if b_type_id in (TYPE_ID["kU4"], TYPE_ID["kU4B8"]) else 8
+    if b.shape[0] * 16 != K or b.shape[1] * (32 // bits) != size_n * 16:
+        raise ValueError(
+            f"b shape {tuple(b.shape)} does not match K={K}, N={size_n} for {bits}-bit weights "
+            f"(expected ({K // 16}, {size_n * 16 * bits // 32}))"
+        )
+    if bias is not None:
+        bias = bias.contiguous()
+        if bias.dtype != a.dtype or bias.numel() != size_n:
+            raise ValueError("bias must be [N] in the activation dtype")
+    if zp is not None:
+        zp = zp.contiguous()
+    a_tmp = None
+    if g_idx is not None:
+        g_idx = g_idx.to(torch.int32).contiguous()
+        if perm is not None:
+            perm = perm.to(torch.int32).contiguous()
+            a_tmp = torch.empty((M, K), dtype=a.dtype, device=a.device)
+    elif perm is not None:
+        raise ValueError("perm without g_idx")
+    ws = workspace(a.device)
+    args = library.GemmArgs(
+        a=a.data_ptr(),
+        lda=a.stride(0),
+        b=b.data_ptr(),
+        c=c.data_ptr(),
+        scales=scales.data_ptr(),
+        zp=_ptr(zp),
+        g_idx=_ptr(g_idx),
+        perm=_ptr(perm),
+        a_tmp=_ptr(a_tmp),
+        bias=_ptr(bias),
+        workspace=ws.data_ptr(),
+        workspace_bytes=ws.numel(),
+        a_type=_DTYPE_ID[a.dtype],
+        b_type=b_type_id,
+        c_type=_DTYPE_ID[a.dtype],
+        s_type=_DTYPE_ID[scales.dtype],
+        m=M,
+        n=size_n,
+        k=K,
+        num_groups=scales.shape[0],
+        is_zp_float=int(is_zp_float),
+        use_fp32_reduce=int(use_fp32_reduce),
+        use_atomic_add=0,
+        thread_k=thread_k,
+        thread_n=thread_n,
+        max_m_blocks=max_m_blocks,
+        max_slices=max_slices,
+    )
+    with torch.cuda.device(a.device):
+        library.check(library.load().marlin_gemm(ctypes.byref(args), ctypes.c_void_p(_stream(a.device))))
+    return c
+
+
+@_gemm_op.register_fake
+def _gemm_fake(a, b, scales, zp, g_idx, perm, bias, b_type_id, size_n, is_zp_float, use_fp32_reduce,
+               thread_k, thread_n, max_m_blocks, max_slices):
+    return a.new_empty((a.shape[0], size_n))
+
+
+@torch.library.custom_op("marlin::repack_gptq", mutates_args=())
+def _repack_gptq_op(
+    qweight: torch.Tensor, perm: Optional[torch.Tensor], size_k: int, size_n: int, num_bits: int
+) -> torch.Tensor:
+    pack = 32 // num_bits
+    if qweight.dtype != torch.int32 or tuple(qweight.shape) != (size_k // pack, size_n):
+        raise ValueError(f"GPTQ qweight must be int32 [{size_k // pack}, {size_n}], got {qweight.dtype} {tuple(qweight.shape)}")
+    qweight = qweight.contiguous()
+    if perm is not None:
+        perm = perm.to(torch.int32).contiguous()
+    out = torch.empty((size_k // 16, size_n * 16 // pack), dtype=torch.int32, device=qweight.device)
+    with torch.cuda.device(qweight.device):
+        library.check(
+            library.load().marlin_repack_gptq(
+                qweight.data_ptr(), _ptr(perm), out.data_ptr(), size_k, size_n, num_bits,
+                ctypes.c_void_p(_stream(qweight.device)),
+            )
+        )
+    return out
+
+
+@_repack_gptq_op.register_fake
+def _repack_gptq_fake(qweight, perm, size_k, size_n, num_bits):
+    return qweight.new_empty((size_k // 16, size_n * 16 // (32 // num_bits)))
+
+
+@torch.library.custom_op("marlin::repack_awq", mutates_args=())
+def _repack_awq_op(qweight: torch.Tensor, size_k: int, size_n: int, num_bits: int) -> torch.Tensor:
+    if qweight.dtype != torch.int32 or tuple(qweight.shape) != (size_k, size_n // 8):
+        raise ValueError(f"AWQ qweight must be int32 [{size_k}, {size_n // 8}], got {qweight.dtype} {tuple(qweight.shape)}")
+    qweight = qweight.contiguous()
+    out = torch.empty((size_k // 16, size_n * 16 // 8), dtype=torch.int32, device=qweight.device)
+    with torch.cuda.device(qweight.device):
+        library.check(
+            library.load().marlin_repack_awq(
+                qweight.data_ptr(), out.data_ptr(), size_k, size_n, num_bits,
+                ctypes.c_void_p(_stream(qweight.device)),
+            )
+        )
+    return out
+
+
+@_repack_awq_op.register_fake
+def _repack_awq_fake(qweight, size_k, size_n, num_bits):
+    return qweight.new_empty((size_k // 16, size_n * 2))
+
+
+# ---- friendly wrappers ----------------------------------------------------------------
+
+
+def gemm(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    scales: torch.Tensor,
+    b_type: str,
+    size_n: int,
+    zp: Optional[torch.Tensor] = None,
+    g_idx: Optional[torch.Tensor] = None,
+    perm: Optional[torch.Tensor] = None,
+    bias: Optional[torch.Tensor] = None,
+    is_zp_float: bool = False,
+    use_fp32_reduce: bool = True,
+    thread_k: int = -1,
+    thread_n: int = -1,
+    max_m_blocks: int = -1,
+    max_slices: int = -1,
+) -> torch.Tensor:
+    """C = a @ dequant(b) (+ bias). ``a`` [..., K] float16/bfloat16; ``b_type`` one of "kU4",
+    "kU4B8", "kU8B128"; other tensors prepared by :func:`prepare_gptq` / :func:`prepare_awq` /
+    :func:`prepare_hqq`."""
+    lead = a.shape[:-1]
+    out = torch.ops.marlin.gemm(
+        a.reshape(-1, a.shape[-1]), b, scales, zp, g_idx, perm, bias, TYPE_ID[b_type], size_n,
+        is_zp_float, use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices,
+    )
+    return out.reshape(*lead, size_n)
+
+
+def repack_gptq(qweight, size_k, size_n, num_bits, perm=None):
+    return torch.ops.marlin.repack_gptq(qweight, perm, size_k, size_n, num_bits)
+
+
+def repack_awq(qweight, size_k, size_n, num_bits=4):
+    return torch.ops.marlin.repack_awq(qweight, size_k, size_n, num_bits)
+
+
+def prepare_gptq(qweight, scales, size_k, size_n, num_bits, g_idx=None, sort_act_order=True):
+    """GPTQ checkpoint (qweight int32 [K/pack, N], scales [G, N], optional g_idx [K]) -> dict of
+    gemm keyword arguments. With g_idx and sort_act_order the rows are sorted by group at repack
+    time (gemm then permutes A's columns); without sorting the kernel looks g_idx up per row."""
+    perm = None
+    gi = None
+    if g_idx is not None:
+        gi = g_idx.to(torch.int32).contiguous()
+        if sort_act_order:
+            perm = packing.act_order_perm(gi)
+            gi = gi[perm.long()].contiguous()
+    b = repack_gptq(qweight, size_k, size_n, num_bits, perm=perm)
+    return dict(b=b, scales=packing.prepare_scales(scales), b_type="kU4B8" if num_bits == 4 else "kU8B128",
+                size_n=size_n, g_idx=gi, perm=perm)
+
+
+def prepare_awq(qweight, qzeros, scales, size_k, size_n):
+    """AWQ checkpoint (qweight int32 [K, N/8], qzeros int32 [G, N/8], scales [G, N])."""
+    return dict(b=repack_awq(qweight, size_k, size_n), scales=packing.prepare_scales(scales),
+                zp=packing.prepare_awq_zeros(qzeros), b_type="kU4", size_n=size_n)
+
+
+def prepare_hqq(codes, scales, zeros, size_k, size_n):
+    """HQQ 4-bit: codes [K, N] (unpacked, e.g. packing.hqq_unpack_4bit_u8 then reshaped and
+    transposed to [in, out]), scales and float zeros [G, N] (float16)."""
+    qweight = packing.gptq_pack(codes.to(torch.int32), 4).to(codes.device)
+    return dict(b=repack_gptq(qweight, size_k, size_n, 4), scales=packing.prepare_scales(scales),
+                zp=packing.prepare_zp_float(zeros), is_zp_float=True, b_type="kU4", size_n=size_n)

@@ -30,6 +30,13 @@ class Arch:
         return self.major * 10 + self.minor
 
     @property
+    def gencode(self) -> tuple[str, ...]:
+        """nvcc flags: SASS for this arch, plus PTX when asked (the driver JITs it for newer GPUs)."""
+        v = f"{self.cc}{self.suffix}"
+        sass = f"-gencode=arch=compute_{v},code=sm_{v}"
+        return (sass, f"-gencode=arch=compute_{v},code=compute_{v}") if self.ptx else (sass,)
+
+    @property
     def cmake(self) -> str:
         """The CMake CUDA_ARCHITECTURES entry: real code only, or real + PTX."""
         base = f"{self.cc}{self.suffix}"

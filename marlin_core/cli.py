@@ -65,8 +65,16 @@ def gen(arch: str = ArchOpt,
         disable_plugin: Optional[List[str]] = DisableOpt,
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan, write nothing."),
         as_json: bool = JsonOpt,
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success.")) -> None:
-    """Generate kernel instantiation files, kernel_selector.h and manifest.json into --out."""
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
+        print_inputs: bool = typer.Option(False, "--print-inputs", hidden=True,
+                                          help="Print the generator's own source files (for build "
+                                               "systems) and exit.")) -> None:
+    """Generate kernel instantiation files, kernel_selector.h, sources.cmake and manifest.json."""
+    if print_inputs:
+        package = Path(__file__).resolve().parent
+        for path in sorted([*package.glob("*.py"), *package.glob("templates/*.j2")]):
+            typer.echo(str(path))
+        return
     p = _plan(arch, scheme, exclude_scheme, disable_plugin)
     summary = {"archs": [str(a) for a in p.archs], "schemes": list(p.schemes),
                "kernels": len(p.kernels), "files": _files_summary(p), "out": str(out),
@@ -123,6 +131,31 @@ def kernels(arch: str = ArchOpt,
                                "schemes": per_scheme, "files": _files_summary(p)}, indent=1))
     else:
         _print_plan(p)
+
+
+@app.command()
+def build(arch: str = typer.Option(..., "--arch", "-a", envvar="MARLIN_ARCH_LIST", help=ARCH_HELP),
+          scheme: Optional[List[str]] = SchemeOpt,
+          exclude_scheme: Optional[List[str]] = ExcludeOpt,
+          disable_plugin: Optional[List[str]] = DisableOpt,
+          build_dir: Path = typer.Option(Path("build/marlin"), "--build-dir", "-B",
+                                         help="CMake build directory."),
+          source: Optional[Path] = typer.Option(None, "--source", help="marlin's csrc/ directory "
+                                                "(default: the one beside this marlin_core)."),
+          jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel compile jobs (0: ninja's default)."),
+          ) -> None:
+    """Build libmarlin.so for --arch with CMake and Ninja (generation included); shows progress."""
+    from marlin_core.build import BuildRequest, default_source, run_build
+    # Validate everything a build would trip over late, before the first compile starts.
+    p = _plan(arch, scheme, exclude_scheme, disable_plugin)
+    req = BuildRequest(arch=p.arch_list, source=(source or default_source()).resolve(),
+                       build_dir=build_dir.resolve(), schemes=tuple(scheme or ()),
+                       exclude=tuple(exclude_scheme or ()), disabled=tuple(disable_plugin or ()),
+                       jobs=jobs)
+    _info(f"marlin build: {len(p.kernels)} kernels in {len(p.files)} files for {p.arch_list} "
+          f"-> {req.build_dir}")
+    lib = run_build(req)
+    typer.echo(f"marlin build: {lib}")
 
 
 @plugins_app.command("list")

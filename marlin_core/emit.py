@@ -104,6 +104,7 @@ def emit(plan: Plan) -> dict[str, str]:
         archs = fam.archs(plan.archs)
         families.append({"name": fam.name, "files": [f.name for f in files],
                          "cmake_archs": ";".join(a.cmake for a in archs),
+                         "gencode": ";".join(g for a in archs for g in a.gencode),
                          "archs": ",".join(str(a) for a in archs)})
     fam_archs = {f["name"]: f["archs"] for f in families}
     for f in plan.files:
@@ -120,7 +121,8 @@ def emit(plan: Plan) -> dict[str, str]:
         version=VERSION, count=len(keys), arch_list=plan.arch_list, schemes=schemes,
         clauses=clauses, root=root)
     out[SOURCES_CMAKE] = env.get_template("sources.cmake.j2").render(
-        version=VERSION, arch_list=plan.arch_list, families=families)
+        version=VERSION, arch_list=plan.arch_list, families=families,
+        gencode=";".join(g for a in plan.archs for g in a.gencode))
     manifest = {
         "version": MANIFEST_VERSION,
         "generator": f"marlin-core {VERSION}",

@@ -25,11 +25,12 @@ class PluginInfo:
     schemes: tuple[str, ...] = ()
     status: str = "ok"  # ok | broken | disabled
     error: str = ""
+    path: str = ""  # the plugin's module file, for build systems that track inputs
 
     def as_dict(self) -> dict:
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
                 "schemes": list(self.schemes), "hooks": list(self.hooks), "status": self.status,
-                "error": self.error}
+                "error": self.error, "path": self.path}
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,11 @@ def load_plugins(disabled: Iterable[str] = (),
             infos.append(PluginInfo(name, dist, version, status="disabled"))
             continue
         try:
-            hooks, schemes = _register(pm, name, load())
+            obj = load()
+            hooks, schemes = _register(pm, name, obj)
         except Exception as exc:  # a plugin's failure must not take the others down
             infos.append(PluginInfo(name, dist, version, status="broken", error=_reason(exc)))
             continue
-        infos.append(PluginInfo(name, dist, version, hooks, schemes))
+        infos.append(PluginInfo(name, dist, version, hooks, schemes,
+                                path=getattr(obj, "__file__", "") or ""))
     return LoadedPlugins(pm, tuple(infos))

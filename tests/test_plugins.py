@@ -17,6 +17,7 @@ def test_default_plugins_listed_with_distributions_and_schemes():
     assert infos["gptq"].schemes == ("gptq-int4", "gptq-int8", "gptq-w4a8-int8", "gptq-w4a8-fp8")
     assert infos["fp4"].hooks == ("marlin_quant_configs", "marlin_selector_clauses")
     assert all(infos[n].status == "ok" for n in DEFAULT)
+    assert infos["hqq"].path.endswith("marlin_hqq/__init__.py")
 
 
 def test_import_error_is_reported_not_raised(fake_site):
@@ -68,4 +69,4 @@ def test_duplicate_plugin_name_is_broken(fake_site):
 
 def test_as_dict_keys():
     d = PluginInfo("n", "d", "1", ("h",), ("s",)).as_dict()
-    assert list(d) == ["name", "distribution", "version", "schemes", "hooks", "status", "error"]
+    assert list(d) == ["name", "distribution", "version", "schemes", "hooks", "status", "error", "path"]

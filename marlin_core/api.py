@@ -9,7 +9,7 @@ from typing import Iterable
 from marlin_core.arch import parse_arch_list
 from marlin_core.emit import emit
 from marlin_core.errors import PluginError
-from marlin_core.plan import Plan, plan
+from marlin_core.plan import Plan, Sharding, plan
 from marlin_core.plugins import DISABLE_ENV, LoadedPlugins, disabled_from_env, load_plugins
 from marlin_core.registry import build_registry
 from marlin_core.write import WriteReport, write_outputs
@@ -31,11 +31,11 @@ def require_healthy(loaded: LoadedPlugins) -> None:
 
 
 def make_plan(arch: str, include: Iterable[str] = (), exclude: Iterable[str] = (),
-              loaded: LoadedPlugins | None = None) -> Plan:
+              loaded: LoadedPlugins | None = None, sharding: Sharding = Sharding()) -> Plan:
     archs = parse_arch_list(arch)  # parse first: bad input fails before any plugin is imported
     loaded = loaded if loaded is not None else load()
     require_healthy(loaded)
-    return plan(build_registry(loaded), archs, include, exclude)
+    return plan(build_registry(loaded), archs, include, exclude, sharding)
 
 
 def generate(the_plan: Plan, out_dir: Path) -> WriteReport:

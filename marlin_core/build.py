@@ -23,6 +23,8 @@ class BuildRequest:
     exclude: tuple[str, ...] = ()
     disabled: tuple[str, ...] = ()
     jobs: int = 0  # 0: let ninja choose
+    max_kernels_per_file: int = 0
+    shards: int = 0
     build_type: str = "Release"
 
 
@@ -54,6 +56,8 @@ def configure_command(req: BuildRequest) -> list[str]:
             f"-DCMAKE_BUILD_TYPE={req.build_type}", f"-DMARLIN_ARCH_LIST={req.arch}",
             f"-DMARLIN_SCHEMES={join(req.schemes)}", f"-DMARLIN_EXCLUDE_SCHEMES={join(req.exclude)}",
             f"-DMARLIN_DISABLE_PLUGINS={join(req.disabled)}",
+            f"-DMARLIN_MAX_KERNELS_PER_FILE={req.max_kernels_per_file}",
+            f"-DMARLIN_SHARDS={req.shards}",
             f"-DMARLIN_EXECUTABLE={_marlin_executable()}"]
 
 

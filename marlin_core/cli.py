@@ -13,7 +13,7 @@ import typer
 from marlin_core import api
 from marlin_core.arch import DEFAULT_ARCHS
 from marlin_core.errors import MarlinError
-from marlin_core.plan import Plan
+from marlin_core.plan import Plan, Sharding
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   pretty_exceptions_enable=False,
@@ -29,6 +29,10 @@ ExcludeOpt = typer.Option(None, "--exclude-scheme", "-x", help="Leave these sche
 DisableOpt = typer.Option(None, "--disable-plugin", "-p",
                           help="Do not load this plugin (repeatable; also $MARLIN_DISABLE_PLUGINS=a,b).")
 JsonOpt = typer.Option(False, "--json", help="Print a machine-readable summary on stdout.")
+MaxPerFileOpt = typer.Option(0, "--max-kernels-per-file", metavar="N",
+                             help="Split files holding more than N kernels into _partK files "
+                                  "(parallel compilation). 0: one file per (family, a, b, c).")
+ShardsOpt = typer.Option(0, "--shards", metavar="N", help="Split every kernel file into N parts.")
 
 
 def _version(value: bool) -> None:
@@ -48,8 +52,10 @@ def _info(msg: str) -> None:
     typer.echo(msg, err=True)
 
 
-def _plan(arch: str, scheme, exclude, disable) -> Plan:
-    return api.make_plan(arch, scheme or (), exclude or (), api.load(disable or ()))
+def _plan(arch: str, scheme, exclude, disable, max_per_file: int = 0, shards: int = 0) -> Plan:
+    sharding = Sharding(max_per_file, shards)
+    sharding.chunk(1)  # reject bad values before loading plugins
+    return api.make_plan(arch, scheme or (), exclude or (), api.load(disable or ()), sharding)
 
 
 def _files_summary(p: Plan) -> list[dict]:
@@ -63,6 +69,8 @@ def gen(arch: str = ArchOpt,
         scheme: Optional[List[str]] = SchemeOpt,
         exclude_scheme: Optional[List[str]] = ExcludeOpt,
         disable_plugin: Optional[List[str]] = DisableOpt,
+        max_kernels_per_file: int = MaxPerFileOpt,
+        shards: int = ShardsOpt,
         dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the plan, write nothing."),
         as_json: bool = JsonOpt,
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing on success."),
@@ -75,7 +83,7 @@ def gen(arch: str = ArchOpt,
         for path in sorted([*package.glob("*.py"), *package.glob("templates/*.j2")]):
             typer.echo(str(path))
         return
-    p = _plan(arch, scheme, exclude_scheme, disable_plugin)
+    p = _plan(arch, scheme, exclude_scheme, disable_plugin, max_kernels_per_file, shards)
     summary = {"archs": [str(a) for a in p.archs], "schemes": list(p.schemes),
                "kernels": len(p.kernels), "files": _files_summary(p), "out": str(out),
                "dry_run": dry_run, "pruned": dict(p.pruned)}
@@ -120,9 +128,11 @@ def kernels(arch: str = ArchOpt,
             scheme: Optional[List[str]] = SchemeOpt,
             exclude_scheme: Optional[List[str]] = ExcludeOpt,
             disable_plugin: Optional[List[str]] = DisableOpt,
+            max_kernels_per_file: int = MaxPerFileOpt,
+            shards: int = ShardsOpt,
             as_json: bool = JsonOpt) -> None:
     """List the planned kernels per file and scheme, with counts (writes nothing)."""
-    p = _plan(arch, scheme, exclude_scheme, disable_plugin)
+    p = _plan(arch, scheme, exclude_scheme, disable_plugin, max_kernels_per_file, shards)
     if as_json:
         per_scheme: dict[str, int] = {}
         for k in p.kernels:
@@ -143,15 +153,17 @@ def build(arch: str = typer.Option(..., "--arch", "-a", envvar="MARLIN_ARCH_LIST
           source: Optional[Path] = typer.Option(None, "--source", help="marlin's csrc/ directory "
                                                 "(default: the one beside this marlin_core)."),
           jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel compile jobs (0: ninja's default)."),
+          max_kernels_per_file: int = MaxPerFileOpt,
+          shards: int = ShardsOpt,
           ) -> None:
     """Build libmarlin.so for --arch with CMake and Ninja (generation included); shows progress."""
     from marlin_core.build import BuildRequest, default_source, run_build
     # Validate everything a build would trip over late, before the first compile starts.
-    p = _plan(arch, scheme, exclude_scheme, disable_plugin)
+    p = _plan(arch, scheme, exclude_scheme, disable_plugin, max_kernels_per_file, shards)
     req = BuildRequest(arch=p.arch_list, source=(source or default_source()).resolve(),
                        build_dir=build_dir.resolve(), schemes=tuple(scheme or ()),
                        exclude=tuple(exclude_scheme or ()), disabled=tuple(disable_plugin or ()),
-                       jobs=jobs)
+                       jobs=jobs, max_kernels_per_file=max_kernels_per_file, shards=shards)
     _info(f"marlin build: {len(p.kernels)} kernels in {len(p.files)} files for {p.arch_list} "
           f"-> {req.build_dir}")
     lib = run_build(req)

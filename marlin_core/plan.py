@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable
 
 from marlin_core.arch import FAMILIES, Arch, ArchFamily, families_for, format_arch_list
@@ -77,8 +77,35 @@ def _keys(cfg: QuantConfig, family: ArchFamily, types: TypeTable, a: str, c: str
                             tc.thread_k // 16, m == 0.5, family.stages, g, cfg.is_zp_float)
 
 
+@dataclass(frozen=True)
+class Sharding:
+    """How to split a (family, a, b, c) file for parallel compilation: at most
+    ``max_kernels_per_file`` kernels a file, or every file into ``shards`` parts. 0 = off."""
+
+    max_kernels_per_file: int = 0
+    shards: int = 0
+
+    def chunk(self, n: int) -> int:
+        if self.max_kernels_per_file < 0 or self.shards < 0:
+            raise UsageError("--max-kernels-per-file and --shards must not be negative")
+        if self.max_kernels_per_file and self.shards:
+            raise UsageError("give --max-kernels-per-file or --shards, not both")
+        if self.shards:
+            return -(-n // self.shards)
+        return self.max_kernels_per_file or n
+
+
+def _split(name: str, kernels: list[KernelSpec], sharding: Sharding) -> list[tuple[str, tuple]]:
+    chunk = sharding.chunk(len(kernels))
+    if chunk >= len(kernels):
+        return [(name, tuple(kernels))]
+    stem = name.removesuffix(".cu")
+    return [(f"{stem}_part{i // chunk}.cu", tuple(kernels[i:i + chunk]))
+            for i in range(0, len(kernels), chunk)]
+
+
 def plan(registry: Registry, archs: tuple[Arch, ...], include: Iterable[str] = (),
-         exclude: Iterable[str] = ()) -> Plan:
+         exclude: Iterable[str] = (), sharding: Sharding = Sharding()) -> Plan:
     types = registry.types
     schemes = select_schemes(registry.schemes(), include, exclude)
     families = families_for(archs)
@@ -109,8 +136,10 @@ def plan(registry: Registry, archs: tuple[Arch, ...], include: Iterable[str] = (
     by_file: dict[str, list[KernelSpec]] = {}
     for spec in owners.values():
         by_file.setdefault(spec.file, []).append(spec)
-    files = tuple(PlannedFile(name, specs[0].family, tuple(sorted(specs, key=_order)))
-                  for name, specs in sorted(by_file.items()))
+    files = tuple(PlannedFile(part, specs[0].family,
+                              tuple(replace(k, file=part) for k in kernels))
+                  for name, specs in sorted(by_file.items())
+                  for part, kernels in _split(name, sorted(specs, key=_order), sharding))
     clauses = _dedupe_clauses(_unbuilt_activation_clauses(registry, schemes, archs, families)
                               + registry.selector_clauses(archs, families))
     return Plan(archs, families, types, files, clauses, schemes,

@@ -6,7 +6,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FIVE_ARCHS, run_marlin
+from support import FIVE_ARCHS, run_marlin
 from marlin_core.cli import app, main
 
 runner = CliRunner()
@@ -116,7 +116,7 @@ def test_main_returns_codes(tmp_path, capsys):
 
 
 def test_broken_plugin_stops_gen_unless_disabled(fake_site, tmp_path):
-    from conftest import install_fake_dist
+    from support import install_fake_dist
     install_fake_dist(fake_site, "marlin-broken", "1.0", {"broken": "broken_mod"},
                       module_text={"broken_mod": "raise RuntimeError('boom at import')\n"})
     env = dict(os.environ)

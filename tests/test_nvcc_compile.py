@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import TESTS
+from support import TESTS
 from marlin_core import api, hookimpl
 from marlin_core.emit import emit
 from marlin_core.spec import QuantConfig, ThreadConfig

@@ -160,3 +160,26 @@ def test_same_kernel_from_two_schemes_is_a_conflict():
 def test_invalid_configs_name_the_plugin(cfg, needle):
     with pytest.raises(PluginError, match=f"plugin 'bad', scheme 'x': .*{needle}"):
         _registry_with(("bad", _Plugin(cfg)))
+
+
+def test_sharding_splits_files_and_keeps_every_kernel(default_registry):
+    from marlin_core.plan import Sharding
+    archs = parse_arch_list("9.0")
+    whole = plan(default_registry, archs)
+    capped = plan(default_registry, archs, sharding=Sharding(max_kernels_per_file=40))
+    assert all(len(f.kernels) <= 40 for f in capped.files)
+    assert sorted(k.key for k in capped.kernels) == sorted(k.key for k in whole.kernels)
+    # the 75-kernel gptq-int4 fp16 file becomes 40 + 35, named _part0, _part1
+    parts = [f for f in capped.files if f.name.startswith("sm80_kernel_float16_u4b8_float16")]
+    assert [(f.name, len(f.kernels)) for f in parts] == [
+        ("sm80_kernel_float16_u4b8_float16_part0.cu", 40), ("sm80_kernel_float16_u4b8_float16_part1.cu", 35)]
+    assert all(k.file == f.name for f in capped.files for k in f.kernels)
+    four = plan(default_registry, archs, sharding=Sharding(shards=4))
+    assert len(four.files) == 4 * len(whole.files) and len(four.kernels) == 732
+
+
+@pytest.mark.parametrize("sharding,needle", [((3, 2), "not both"), ((-1, 0), "must not be negative")])
+def test_bad_sharding(default_registry, sharding, needle):
+    from marlin_core.plan import Sharding
+    with pytest.raises(UsageError, match=needle):
+        plan(default_registry, parse_arch_list("9.0"), sharding=Sharding(*sharding))

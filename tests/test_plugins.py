@@ -1,4 +1,4 @@
-from conftest import install_fake_dist
+from support import install_fake_dist
 
 from marlin_core import api
 from marlin_core.plugins import PluginInfo, disabled_from_env

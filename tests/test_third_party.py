@@ -4,7 +4,7 @@ entry point, shows up everywhere: plugins list, plan, files, selector, manifest.
 import json
 import shutil
 
-from conftest import run_marlin
+from support import run_marlin
 
 
 def test_example_plugin_end_to_end(example_site, tmp_path):

@@ -44,7 +44,7 @@ def test_negative_bias_packs_as_twos_complement():
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="needs g++")
 def test_cpp_header_computes_the_same_ids(tmp_path):
-    from conftest import TESTS
+    from support import TESTS
     src = tmp_path / "ids.cpp"
     names = list(EXPECTED_IDS)
     src.write_text('#include <cstdio>\n#include "marlin/scalar_type.h"\nint main(){\n' + "".join(

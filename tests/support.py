@@ -31,7 +31,11 @@ def install_fake_dist(site: Path, dist: str, version: str, entry_points: dict[st
 
 
 
+def marlin_exe() -> str:
+    return shutil.which("marlin") or str(Path(sys.executable).with_name("marlin"))
+
+
 def run_marlin(*args: str, env: dict | None = None, cwd: Path | None = None):
     """Run the installed console script as a user would."""
-    exe = shutil.which("marlin") or str(Path(sys.executable).with_name("marlin"))
-    return subprocess.run([exe, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+    return subprocess.run([marlin_exe(), *args], capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=120)

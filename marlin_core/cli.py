@@ -191,6 +191,18 @@ def plugins_list(disable_plugin: Optional[List[str]] = DisableOpt, as_json: bool
         typer.echo("no plugins installed (entry-point group marlin.schemes)")
 
 
+@plugins_app.command("new")
+def plugins_new(name: str = typer.Argument(..., help="Plugin name, e.g. my-int4 (package marlin_my_int4)."),
+                directory: Path = typer.Option(Path("."), "--dir", "-d", help="Where to create marlin-NAME/."),
+                b_type: str = typer.Option("kU4B8", "--weight-type", "-w", help="Weight scalar type of the "
+                                           "starter config.")) -> None:
+    """Create a ready scheme-plugin package: pyproject.toml with the entry point, hook
+    implementations for one config, and a passing test."""
+    from marlin_core.scaffold import create
+    target = create(name, directory, b_type)
+    typer.echo(f"created {target}: pip install -e '{target}[test]' && python -m pytest -q {target}/tests")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Console entry point: run the app, turn every failure into one line and an exit code."""
     command = typer.main.get_command(app)

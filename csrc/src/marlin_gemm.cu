@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -95,6 +96,25 @@ int ensure_smem(KernelFn fn, int bytes) {
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// Split-K tuning (dev knobs, read once): MARLIN_WAVES = blocks per SM to aim for when there
+// are too few tiles; MARLIN_MAX_PARTIAL_KB = cap on the partial bytes one tile's last block
+// sums (slices * partial size).
+struct Tuning {
+  int waves = 2;
+  int max_partial_kb = 256;
+  int prefer_tiles = 0;  // MARLIN_PREFER_TILES=1: with too few tiles take the config with most
+};
+const Tuning& tuning() {
+  static const Tuning t = [] {
+    Tuning t;
+    if (const char* s = std::getenv("MARLIN_WAVES")) t.waves = std::max(1, std::atoi(s));
+    if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
+    if (const char* s = std::getenv("MARLIN_PREFER_TILES")) t.prefer_tiles = std::atoi(s);
+    return t;
+  }();
+  return t;
+}
 
 }  // namespace
 
@@ -186,6 +206,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   }
   const int bits = weight_bits(b_t);
   const int max_mb = g->max_m_blocks > 0 ? std::min(4, g->max_m_blocks) : 4;
+  const Tuning& tune = tuning();
 
   char* C = reinterpret_cast<char*>(g->c);
   int rest = M;
@@ -195,12 +216,18 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     const bool want_m8 = rows <= 8;
     const int want_mb = want_m8 ? 1 : std::min(max_mb, (rows + 15) / 16);
 
-    KernelFn fn = nullptr;
-    KernelKey key{};
-    SmemModel sm{};
+    // candidates of the first thread_m_blocks that has any: (kernel, key, smem)
+    struct Cand {
+      KernelFn fn;
+      KernelKey key;
+      SmemModel sm;
+      int tiles;
+    };
+    Cand cands[3];
+    int n_cands = 0;
     const char* sel_err = nullptr;
     // m8 tile first when rows <= 8, then thread_m_blocks downwards
-    for (int attempt = 0; attempt <= want_mb && !fn; ++attempt) {
+    for (int attempt = 0; attempt <= want_mb && n_cands == 0; ++attempt) {
       bool m8;
       int mb;
       if (want_m8) {
@@ -213,7 +240,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
         mb = want_mb - attempt;
       }
       const ThreadCfg* cfgs = mb > 1 ? kLargeBatch : kSmallBatch;
-      for (int ci = 0; ci < 3 && !fn; ++ci) {
+      for (int ci = 0; ci < 3; ++ci) {
         const ThreadCfg c = cfgs[ci];
         if (g->thread_k > 0 && c.thread_k != g->thread_k) continue;
         if (g->thread_n > 0 && c.thread_n != g->thread_n) continue;
@@ -229,36 +256,42 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
         SmemModel s = smem_model(bits, c.threads, mb, m8, c.thread_n / 16, c.thread_k / 16, stages, group_blocks,
                                  has_zp, bool(g->is_zp_float));
         if (s.total + kSmemHeadroom > dev.max_smem_optin) continue;
-        fn = f;
-        key = k;
-        sm = s;
+        const int bm_ = m8 ? 8 : 16 * mb;
+        cands[n_cands++] = Cand{f, k, s, ((rows + bm_ - 1) / bm_) * (N / c.thread_n)};
       }
     }
-    if (!fn)
+    if (n_cands == 0)
       return fail(
           "marlin_gemm: no kernel for a=%s b=%s c=%s s=%s group_blocks=%d zp_float=%d rows=%d (m_blocks %s%d) n=%d "
           "k=%d thread_k=%d thread_n=%d stages=%d%s%s; this library was built for archs [%s] with schemes [%s]",
           type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t), group_blocks, g->is_zp_float, rows,
           want_m8 ? "0.5 / " : "", want_mb, N, K, g->thread_k, g->thread_n, stages, sel_err ? ": " : "",
           sel_err ? sel_err : "", built_arch_list(), built_schemes());
+    // priority order, but when the first choice leaves SMs idle take the one with most tiles
+    int pick = 0;
+    if (tune.prefer_tiles && cands[0].tiles < dev.sms)
+      for (int i = 1; i < n_cands; ++i)
+        if (cands[i].tiles > cands[pick].tiles) pick = i;
+    const KernelFn fn = cands[pick].fn;
+    const KernelKey key = cands[pick].key;
+    const SmemModel sm = cands[pick].sm;
+    const int tiles = cands[pick].tiles;
 
-    const int bm = key.m_block_size_8 ? 8 : 16 * key.thread_m_blocks;
     const int bk = 16 * key.thread_k_blocks;
-    const int m_tiles = (rows + bm - 1) / bm;
-    const int n_tiles = N / (16 * key.thread_n_blocks);
-    const int tiles = m_tiles * n_tiles;
     const int k_iters = (K + bk - 1) / bk;
+    const size_t slot_bytes = size_t(partial_floats(key.thread_m_blocks, key.thread_n_blocks)) *
+                              (g->use_fp32_reduce ? 4 : 2);
     int slices = 1;
-    if (tiles < dev.sms && tiles <= kLockInts) {
-      slices = std::min(dev.sms / tiles, k_iters);
+    const int target = dev.sms * tune.waves;
+    if (tiles < target && tiles <= kLockInts) {
+      slices = std::min(target / tiles, k_iters);
+      slices = std::min<int>(slices, std::max<size_t>(1, size_t(tune.max_partial_kb) * 1024 / slot_bytes));
       if (g->max_slices > 0) slices = std::min(slices, g->max_slices);
       slices = std::max(slices, 1);
+      const size_t cap = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
+      while (slices > 1 && size_t(tiles) * slices * slot_bytes > cap) --slices;
       const int per = (k_iters + slices - 1) / slices;
       slices = (k_iters + per - 1) / per;  // no empty slices
-    }
-    if (slices > 1) {
-      const size_t need = size_t(tiles) * slices * partial_floats(key.thread_m_blocks, key.thread_n_blocks);
-      if (need > size_t(dev.sms) * kMaxPartialFloats) return fail("marlin_gemm: internal: workspace too small for split");
     }
     if (ensure_smem(fn, sm.total)) return 1;
 

@@ -35,10 +35,16 @@ def timeit(fn, reps=20, iters=15):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--ms", default="", help="comma list of M")
+    ap.add_argument("--schemes", default="gptq4,awq,gptq8")
+    ap.add_argument("--no-torch", action="store_true")
     args = ap.parse_args()
     shapes = [(4096, 4096), (11008, 4096), (4096, 11008)]
     ms = [1, 16, 64, 256, 1024] if not args.quick else [1, 64, 1024]
-    schemes = [Scheme("gptq4", "fp16", 128), Scheme("awq", "fp16", 128), Scheme("gptq8", "fp16", 128)]
+    if args.ms:
+        ms = [int(x) for x in args.ms.split(",")]
+    names = args.schemes.split(",")
+    schemes = [Scheme(nm, "fp16", 128) for nm in names]
     print(f"device: {torch.cuda.get_device_name()}")
     print("| scheme | M | N | K | marlin us | torch fp16 us | speedup | weight GB/s |")
     print("|---|---|---|---|---|---|---|---|")
@@ -51,7 +57,7 @@ def main():
                 a = activations(m, k, torch.float16)
                 c = torch.empty(m, n, device="cuda", dtype=torch.float16)
                 t_m = timeit(lambda: run_gemm(p, a, c))
-                t_t = timeit(lambda: a @ wf)
+                t_t = float("nan") if args.no_torch else timeit(lambda: a @ wf)
                 gbs = (k * n * bits / 8) / (t_m * 1e-6) / 1e9
                 print(f"| {s.id} | {m} | {n} | {k} | {t_m:.1f} | {t_t:.1f} | {t_t / t_m:.2f} | {gbs:.0f} |",
                       flush=True)

@@ -195,55 +195,62 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       for (int e = 0; e < 4; ++e) acc[mb][j][e] = 0.f;
 
   // ---- shared -> registers -> tensor cores for ring slot `st` (K tile `it`)
+  // registers of one k16 sub-tile: A fragments, B codes, scales / zero points
+  struct Frags {
+    uint32_t fa[MB][4];
+    uint32_t bq[8];
+    T sv[8];
+    T zf[8];
+    int zi[8];
+    int4 sga[4];
+  };
+
+  // ---- shared -> registers -> tensor cores for ring slot `st` (K tile `it`). All sub-tiles'
+  // registers are loaded first so that their latency overlaps the MMAs.
   auto compute = [&](int it, int st) {
     const char* base = stage_ptr(st);
     const int4* sa = reinterpret_cast<const int4*>(base);
     const int4* sb = reinterpret_cast<const int4*>(base + SM.a_bytes);
     const T* ss = reinterpret_cast<const T*>(base + SM.a_bytes + SM.b_bytes);
     const int k0 = it * BK;
+    Frags frs[KSUB];
 #pragma unroll
     for (int kk = 0; kk < KSUB; ++kk) {
       const int ks = warp_k * KSUB + kk;  // k16 sub-tile within the K tile
-      if (k0 / 16 + ks >= k16_total) break;  // K tail (warp-uniform)
-
+      Frags& fr = frs[kk];
       // A fragments
-      uint32_t fa[MB][4];
       if constexpr (m_block_size_8) {
         const int r = lane % 8, cch = ks * 2 + (lane / 8) % 2;
-        ptx::ldsm_x2(fa[0][0], fa[0][2], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
-        fa[0][1] = 0u;
-        fa[0][3] = 0u;
+        ptx::ldsm_x2(fr.fa[0][0], fr.fa[0][2], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
+        fr.fa[0][1] = 0u;
+        fr.fa[0][3] = 0u;
       } else {
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb) {
           const int r = mb * 16 + lane % 16, cch = ks * 2 + lane / 16;
-          ptx::ldsm_x4(fa[mb], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
+          ptx::ldsm_x4(fr.fa[mb], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
         }
       }
 
       // B codes: one int4 per lane (4-bit) or two (8-bit) for the warp's 16x64 tile
-      uint32_t bq[8];
       {
         const int4* tb = sb + (ks * N_WARPS + warp_n) * (TILE_WORDS / 4);
         const int4 v0 = tb[lane];
-        bq[0] = v0.x; bq[1] = v0.y; bq[2] = v0.z; bq[3] = v0.w;
+        fr.bq[0] = v0.x; fr.bq[1] = v0.y; fr.bq[2] = v0.z; fr.bq[3] = v0.w;
         if constexpr (bits == 8) {
           const int4 v1 = tb[32 + lane];
-          bq[4] = v1.x; bq[5] = v1.y; bq[6] = v1.z; bq[7] = v1.w;
+          fr.bq[4] = v1.x; fr.bq[5] = v1.y; fr.bq[6] = v1.z; fr.bq[7] = v1.w;
         }
       }
 
       // scales for the 8 columns this lane touches: column (lane/4) + 8 j of the warp's 64
       // (stored transposed so that they are contiguous)
-      T sv[8];
-      T zf[8];
-      int zi[8];
       if constexpr (group_blocks != 0) {
         const int srow = SROWS > 1 ? ks / group_blocks : 0;
         const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + warp_n * 64 + 8 * (lane / 4));
         const T* sp = reinterpret_cast<const T*>(&s4);
 #pragma unroll
-        for (int j = 0; j < 8; ++j) sv[j] = sp[j];
+        for (int j = 0; j < 8; ++j) fr.sv[j] = sp[j];
         if constexpr (has_zp) {
           const char* zbase = base + SM.a_bytes + SM.b_bytes + SM.s_bytes;
           if constexpr (is_zp_float) {
@@ -251,18 +258,17 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
                 *reinterpret_cast<const int4*>(reinterpret_cast<const T*>(zbase) + srow * BN + warp_n * 64 + 8 * (lane / 4));
             const T* zp = reinterpret_cast<const T*>(&z4);
 #pragma unroll
-            for (int j = 0; j < 8; ++j) zf[j] = zp[j];
+            for (int j = 0; j < 8; ++j) fr.zf[j] = zp[j];
           } else {
             const uint32_t zw =
                 reinterpret_cast<const uint32_t*>(zbase)[srow * (BN / 8) + warp_n * 8 + lane / 4];
 #pragma unroll
-            for (int j = 0; j < 8; ++j) zi[j] = (zw >> (4 * j)) & 0xf;
+            for (int j = 0; j < 8; ++j) fr.zi[j] = (zw >> (4 * j)) & 0xf;
           }
         }
       }
 
       // act-order: 4 k-rows per lane, each with its own group
-      int4 sga[4];
       if constexpr (group_blocks == 0) {
         const int* sg = reinterpret_cast<const int*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes + SM.z_bytes);
         const int r = 2 * (lane % 4);
@@ -270,27 +276,33 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           const int g = sg[ks * 16 + rows[q]];
-          sga[q] = __ldg(reinterpret_cast<const int4*>(S + (size_t)g * prob_n + n_base + warp_n * 64 + 8 * (lane / 4)));
+          fr.sga[q] = __ldg(reinterpret_cast<const int4*>(S + (size_t)g * prob_n + n_base + warp_n * 64 + 8 * (lane / 4)));
         }
       }
 
+    }
+#pragma unroll
+    for (int kk = 0; kk < KSUB; ++kk) {
+      const int ks = warp_k * KSUB + kk;
+      if (k0 / 16 + ks >= k16_total) break;  // K tail (warp-uniform)
+      Frags& fr = frs[kk];
 #pragma unroll
       for (int w = 0; w < 4; ++w) {
         uint32_t fb[2][2];
-        const int bias_c = int_zp ? zi[2 * w] : fixed_bias;
-        const int bias_c8 = int_zp ? zi[2 * w + 1] : fixed_bias;
+        const int bias_c = int_zp ? fr.zi[2 * w] : fixed_bias;
+        const int bias_c8 = int_zp ? fr.zi[2 * w + 1] : fixed_bias;
         if constexpr (bits == 4) {
-          dequant_4bit<bf16>(bq[w], bias_c, bias_c8, fb);
+          dequant_4bit<bf16>(fr.bq[w], bias_c, bias_c8, fb);
         } else {
-          dequant_8bit<bf16>(bq[2 * w], bq[2 * w + 1], fixed_bias, fb);
+          dequant_8bit<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fixed_bias, fb);
         }
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
           if constexpr (group_blocks != 0) {
-            const T2 s2 = T2{sv[2 * w + j], sv[2 * w + j]};
+            const T2 s2 = T2{fr.sv[2 * w + j], fr.sv[2 * w + j]};
             if constexpr (is_zp_float) {
               // (q - z) * s = q * s + (-z * s)
-              const T2 nzs = __hneg2(__hmul2(T2{zf[2 * w + j], zf[2 * w + j]}, s2));
+              const T2 nzs = __hneg2(__hmul2(T2{fr.zf[2 * w + j], fr.zf[2 * w + j]}, s2));
 #pragma unroll
               for (int h = 0; h < 2; ++h) fb[j][h] = bits_of(__hfma2(F::from_bits(fb[j][h]), s2, nzs));
             } else {
@@ -299,18 +311,18 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             }
           } else {
             const int e = 2 * w + j;
-            const T* s0 = reinterpret_cast<const T*>(&sga[0]);
-            const T* s1 = reinterpret_cast<const T*>(&sga[1]);
-            const T* s2p = reinterpret_cast<const T*>(&sga[2]);
-            const T* s3 = reinterpret_cast<const T*>(&sga[3]);
+            const T* s0 = reinterpret_cast<const T*>(&fr.sga[0]);
+            const T* s1 = reinterpret_cast<const T*>(&fr.sga[1]);
+            const T* s2p = reinterpret_cast<const T*>(&fr.sga[2]);
+            const T* s3 = reinterpret_cast<const T*>(&fr.sga[3]);
             fb[j][0] = bits_of(__hmul2(F::from_bits(fb[j][0]), T2{s0[e], s1[e]}));
             fb[j][1] = bits_of(__hmul2(F::from_bits(fb[j][1]), T2{s2p[e], s3[e]}));
           }
         }
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb) {
-          ptx::mma_16816<bf16>(fa[mb], fb[0], acc[mb][2 * w]);
-          ptx::mma_16816<bf16>(fa[mb], fb[1], acc[mb][2 * w + 1]);
+          ptx::mma_16816<bf16>(fr.fa[mb], fb[0], acc[mb][2 * w]);
+          ptx::mma_16816<bf16>(fr.fa[mb], fb[1], acc[mb][2 * w + 1]);
         }
       }
     }
@@ -367,6 +379,17 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     }
   }
 
+  // C[row, col:col+2] = (v0, v1) + bias, rows >= prob_m skipped
+  auto store_pair = [&](int row, int col, float v0, float v1) {
+    if (row >= prob_m) return;
+    if (p.has_bias) {
+      const float2 bb = F::to_floats(*reinterpret_cast<const T2*>(reinterpret_cast<const T*>(p.bias) + col));
+      v0 += bb.x;
+      v1 += bb.y;
+    }
+    *reinterpret_cast<T2*>(reinterpret_cast<T*>(p.C) + (size_t)row * prob_n + col) = F::from_floats(v0, v1);
+  };
+
   // ---- global reduction over K slices
   if (slices > 1) {
     const size_t slot_floats = (size_t)partial_floats(thread_m_blocks, thread_n_blocks);
@@ -403,70 +426,59 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     __syncthreads();
     if (!is_last) return;
     __threadfence();
-    if (warp_k == 0) {
-#pragma unroll
-      for (int mb = 0; mb < MB; ++mb)
-#pragma unroll
-        for (int j = 0; j < 8; ++j)
-#pragma unroll
-          for (int e = 0; e < 4; ++e) acc[mb][j][e] = 0.f;
+    // The last block sums the partials in slice order with all its threads (coalesced 16-byte
+    // reads), adds the bias and stores; any thread can handle any fragment index.
+    constexpr int NF4 = N_WARPS * MB * 8 * 32;
+    for (int idx = tid; idx < NF4; idx += threads) {
+      float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+      // up to 8 slices' loads in flight, then added in slice order
 #pragma unroll 1
-      for (int sl = 0; sl < slices; ++sl) {
-        if (p.use_fp32_reduce) {
-          const float4* part = reinterpret_cast<const float4*>(p.C_tmp + ((size_t)tile * slices + sl) * slot_floats);
+      for (int s0 = 0; s0 < slices; s0 += 8) {
+        float4 v[8];
 #pragma unroll
-          for (int mb = 0; mb < MB; ++mb)
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-              const float4 v = __ldcg(part + frag_index(warp_n, mb, j));
-              acc[mb][j][0] += v.x;
-              acc[mb][j][1] += v.y;
-              acc[mb][j][2] += v.z;
-              acc[mb][j][3] += v.w;
+        for (int u = 0; u < 8; ++u) {
+          const int sl = s0 + u;
+          if (sl < slices) {
+            if (p.use_fp32_reduce) {
+              v[u] = __ldcg(reinterpret_cast<const float4*>(p.C_tmp + ((size_t)tile * slices + sl) * slot_floats) + idx);
+            } else {
+              const uint2 h =
+                  __ldcg(reinterpret_cast<const uint2*>(p.C_tmp) + ((size_t)tile * slices + sl) * slot_floats / 4 + idx);
+              const float2 lo = F::to_floats(F::from_bits(h.x)), hi = F::to_floats(F::from_bits(h.y));
+              v[u] = make_float4(lo.x, lo.y, hi.x, hi.y);
             }
-        } else {
-          const uint2* part = reinterpret_cast<const uint2*>(p.C_tmp) + ((size_t)tile * slices + sl) * slot_floats / 4;
+          }
+        }
 #pragma unroll
-          for (int mb = 0; mb < MB; ++mb)
-#pragma unroll
-            for (int j = 0; j < 8; ++j) {
-              const uint2 v = __ldcg(part + frag_index(warp_n, mb, j));
-              const float2 lo = F::to_floats(F::from_bits(v.x));
-              const float2 hi = F::to_floats(F::from_bits(v.y));
-              acc[mb][j][0] += lo.x;
-              acc[mb][j][1] += lo.y;
-              acc[mb][j][2] += hi.x;
-              acc[mb][j][3] += hi.y;
-            }
+        for (int u = 0; u < 8; ++u) {
+          if (s0 + u < slices) {
+            sum.x += v[u].x;
+            sum.y += v[u].y;
+            sum.z += v[u].z;
+            sum.w += v[u].w;
+          }
         }
       }
+      const int ln = idx % 32, j = (idx / 32) % 8, mb = (idx / 256) % MB, wn = idx / (256 * MB);
+      const int col = n_base + wn * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (ln % 4);
+      const int row0 = m_base + mb * 16 + ln / 4;
+      store_pair(row0, col, sum.x, sum.y);
+      if constexpr (!m_block_size_8) store_pair(row0 + 8, col, sum.z, sum.w);
     }
     if (tid == 0) p.locks[tile] = 0;
+    return;
   }
 
   // ---- epilogue: bias, convert, store (rows >= prob_m predicated)
   if (warp_k == 0) {
-    T* C = reinterpret_cast<T*>(p.C);
-    const T* bias = reinterpret_cast<const T*>(p.bias);
 #pragma unroll
     for (int j = 0; j < 8; ++j) {
       const int col = n_base + warp_n * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (lane % 4);
-      float b0 = 0.f, b1 = 0.f;
-      if (p.has_bias) {
-        const float2 bb = F::to_floats(*reinterpret_cast<const T2*>(bias + col));
-        b0 = bb.x;
-        b1 = bb.y;
-      }
 #pragma unroll
       for (int mb = 0; mb < MB; ++mb) {
         const int row0 = m_base + mb * 16 + lane / 4;
-        if (row0 < prob_m)
-          *reinterpret_cast<T2*>(C + (size_t)row0 * prob_n + col) = F::from_floats(acc[mb][j][0] + b0, acc[mb][j][1] + b1);
-        if constexpr (!m_block_size_8) {
-          const int row1 = row0 + 8;
-          if (row1 < prob_m)
-            *reinterpret_cast<T2*>(C + (size_t)row1 * prob_n + col) = F::from_floats(acc[mb][j][2] + b0, acc[mb][j][3] + b1);
-        }
+        store_pair(row0, col, acc[mb][j][0], acc[mb][j][1]);
+        if constexpr (!m_block_size_8) store_pair(row0 + 8, col, acc[mb][j][2], acc[mb][j][3]);
       }
     }
   }

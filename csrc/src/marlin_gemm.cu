@@ -103,14 +103,12 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 struct Tuning {
   int waves = 2;
   int max_partial_kb = 256;
-  int prefer_tiles = 0;  // MARLIN_PREFER_TILES=1: with too few tiles take the config with most
 };
 const Tuning& tuning() {
   static const Tuning t = [] {
     Tuning t;
     if (const char* s = std::getenv("MARLIN_WAVES")) t.waves = std::max(1, std::atoi(s));
     if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
-    if (const char* s = std::getenv("MARLIN_PREFER_TILES")) t.prefer_tiles = std::atoi(s);
     return t;
   }();
   return t;
@@ -267,32 +265,42 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
           type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t), group_blocks, g->is_zp_float, rows,
           want_m8 ? "0.5 / " : "", want_mb, N, K, g->thread_k, g->thread_n, stages, sel_err ? ": " : "",
           sel_err ? sel_err : "", built_arch_list(), built_schemes());
-    // priority order, but when the first choice leaves SMs idle take the one with most tiles
-    int pick = 0;
-    if (tune.prefer_tiles && cands[0].tiles < dev.sms)
-      for (int i = 1; i < n_cands; ++i)
-        if (cands[i].tiles > cands[pick].tiles) pick = i;
+    // Split-K factor of a candidate: aim for `waves` blocks per SM, at most k_iters slices, a
+    // tile's partials (summed by one block) under max_partial_kb, and within the workspace.
+    const int target = dev.sms * tune.waves;
+    auto slices_for = [&](const Cand& c) {
+      const int bk = 16 * c.key.thread_k_blocks;
+      const int k_iters = (K + bk - 1) / bk;
+      const size_t slot_bytes =
+          size_t(partial_floats(c.key.thread_m_blocks, c.key.thread_n_blocks)) * (g->use_fp32_reduce ? 4 : 2);
+      int sl = 1;
+      if (c.tiles < target && c.tiles <= kLockInts) {
+        sl = std::min(target / c.tiles, k_iters);
+        sl = std::min<int>(sl, int(std::max<size_t>(1, size_t(tune.max_partial_kb) * 1024 / slot_bytes)));
+        if (g->max_slices > 0) sl = std::min(sl, g->max_slices);
+        sl = std::max(sl, 1);
+        const size_t cap = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
+        while (sl > 1 && size_t(c.tiles) * sl * slot_bytes > cap) --sl;
+        const int per = (k_iters + sl - 1) / sl;
+        sl = (k_iters + per - 1) / per;  // no empty slices
+      }
+      return sl;
+    };
+    // the candidate that fills the GPU best (blocks up to the target); ties: priority order
+    int pick = 0, best = -1, slices = 1;
+    for (int i = 0; i < n_cands; ++i) {
+      const int sl = slices_for(cands[i]);
+      const int score = std::min(cands[i].tiles * sl, target);
+      if (score > best) {
+        best = score;
+        pick = i;
+        slices = sl;
+      }
+    }
     const KernelFn fn = cands[pick].fn;
     const KernelKey key = cands[pick].key;
     const SmemModel sm = cands[pick].sm;
     const int tiles = cands[pick].tiles;
-
-    const int bk = 16 * key.thread_k_blocks;
-    const int k_iters = (K + bk - 1) / bk;
-    const size_t slot_bytes = size_t(partial_floats(key.thread_m_blocks, key.thread_n_blocks)) *
-                              (g->use_fp32_reduce ? 4 : 2);
-    int slices = 1;
-    const int target = dev.sms * tune.waves;
-    if (tiles < target && tiles <= kLockInts) {
-      slices = std::min(target / tiles, k_iters);
-      slices = std::min<int>(slices, std::max<size_t>(1, size_t(tune.max_partial_kb) * 1024 / slot_bytes));
-      if (g->max_slices > 0) slices = std::min(slices, g->max_slices);
-      slices = std::max(slices, 1);
-      const size_t cap = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
-      while (slices > 1 && size_t(tiles) * slices * slot_bytes > cap) --slices;
-      const int per = (k_iters + slices - 1) / slices;
-      slices = (k_iters + per - 1) / per;  // no empty slices
-    }
     if (ensure_smem(fn, sm.total)) return 1;
 
     KernelParams p{};

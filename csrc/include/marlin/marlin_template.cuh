@@ -102,40 +102,55 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 
   auto stage_ptr = [&](int st) { return smem + st * SM.stage_bytes; };
 
+  // per-thread copy assignments, fixed for the whole K loop
+  constexpr int A_CH = BM * A_CHUNKS_ROW;
+  constexpr int A_ITERS = (A_CH + threads - 1) / threads;
+  constexpr int A_ROW_STEP = threads / A_CHUNKS_ROW;
+  static_assert(threads % A_CHUNKS_ROW == 0 && A_ROW_STEP % 8 == 0, "A copy pattern");
+  const int a_r0 = tid / A_CHUNKS_ROW, a_c = tid % A_CHUNKS_ROW;
+  const int a_rows_left = prob_m - m_base - a_r0;
+  const T* a_ptr = A + (a_rows_left > 0 ? (size_t)(m_base + a_r0) * p.lda + a_c * 8 : 0);
+  const size_t a_row_step = (size_t)A_ROW_STEP * p.lda;
+  const int a_dst0 = a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8));
+  constexpr int B_CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
+  constexpr int B_CH = thread_k_blocks * B_CH_ROW;
+  constexpr int B_ITERS = (B_CH + threads - 1) / threads;
+  static_assert(threads % B_CH_ROW == 0, "B copy pattern");
+  constexpr int B_ROW_STEP = threads / B_CH_ROW;
+  const int b_kr0 = tid / B_CH_ROW, b_cc = tid % B_CH_ROW;
+  const size_t b_row = (size_t)(prob_n / 64) * (TILE_WORDS / 4);
+  const int4* b_ptr = B + (size_t)(n_base / 64) * (TILE_WORDS / 4) + b_cc + b_kr0 * b_row;
+  const size_t b_jstep = B_ROW_STEP * b_row;
+
   // ---- global -> shared for K tile `it` into ring slot `st`
   auto fetch = [&](int it, int st) {
     char* base = stage_ptr(st);
     const int k0 = it * BK;
-    // A: BM rows x BK halves, chunk index XOR (row % 8) swizzled
+    // A: BM rows x BK halves, chunk index XOR (row % 8) swizzled. Thread tid copies chunk
+    // column a_c of rows a_r0 + j * A_ROW_STEP; A_ROW_STEP is a multiple of 8, so the swizzle
+    // is the same for all its rows.
     {
       int4* sa = reinterpret_cast<int4*>(base);
+      const bool kok = k0 + a_c * 8 < prob_k;
 #pragma unroll
-      for (int i0 = 0; i0 < BM * A_CHUNKS_ROW; i0 += threads) {
-        const int i = i0 + tid;
-        if (BM * A_CHUNKS_ROW % threads == 0 || i < BM * A_CHUNKS_ROW) {
-          const int r = i / A_CHUNKS_ROW, cch = i % A_CHUNKS_ROW;
-          const int grow = m_base + r, gk = k0 + cch * 8;
-          const bool pred = grow < prob_m && gk < prob_k;
-          const T* src = pred ? A + (size_t)grow * p.lda + gk : A;
-          ptx::cp_async16(sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)), src, pred);
+      for (int j = 0; j < A_ITERS; ++j) {
+        if (A_CH % threads == 0 || j * threads + tid < A_CH) {
+          const bool pred = kok && j * A_ROW_STEP < a_rows_left;
+          const T* src = pred ? a_ptr + j * a_row_step + k0 : A;
+          ptx::cp_async16(sa + a_dst0 + j * A_ROW_STEP * A_CHUNKS_ROW, src, pred);
         }
       }
     }
     // B: thread_k_blocks k16-rows, each a contiguous run of N_WARPS tiles
     {
       int4* sb = reinterpret_cast<int4*>(base + SM.a_bytes);
-      constexpr int CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
-      constexpr int CH = thread_k_blocks * CH_ROW;
-      const int n_tiles64 = prob_n / 64;
+      const int kt0 = k0 / 16;
+      const int4* bsrc = b_ptr + (size_t)kt0 * b_row;
 #pragma unroll
-      for (int i0 = 0; i0 < CH; i0 += threads) {
-        const int i = i0 + tid;
-        if (CH % threads == 0 || i < CH) {
-          const int kr = i / CH_ROW, cc = i % CH_ROW;
-          const int kt = k0 / 16 + kr;
-          const bool pred = kt < k16_total;
-          const int4* src = pred ? B + ((size_t)kt * n_tiles64 + n_base / 64) * (TILE_WORDS / 4) + cc : B;
-          ptx::cp_async16(sb + i, src, pred);
+      for (int j = 0; j < B_ITERS; ++j) {
+        if (B_CH % threads == 0 || j * threads + tid < B_CH) {
+          const bool pred = kt0 + b_kr0 + j * B_ROW_STEP < k16_total;
+          ptx::cp_async16(sb + j * threads + tid, pred ? bsrc + j * b_jstep : B, pred);
         }
       }
     }

@@ -2,9 +2,11 @@
 # Build libmarlin.so (unless given), run the GPU tests, a compute-sanitizer memcheck grid and a
 # short benchmark on a CUDA machine, and write the log to docs/gpu-check.md (or $REPORT).
 #
-#   scripts/gpu-check.sh            # build with csrc/dev/build.sh for this GPU's arch, then check
+#   scripts/gpu-check.sh            # build for this GPU's arch (CMake if `marlin` is installed,
+#                                   # else csrc/dev/build.sh), then check
 #   MARLIN_LIBRARY=/path/libmarlin.so scripts/gpu-check.sh   # use an existing build
-# Env: ARCH (default: the GPU's compute capability), REPORT, PYTEST_ARGS, SKIP_MEMCHECK=1,
+# Env: ARCH (default: the GPU's compute capability), SCHEMES, REPORT, PYTEST_ARGS, SM75_LIBRARY,
+#      SKIP_MEMCHECK=1,
 #      SKIP_BENCH=1, BENCH_ARGS (default --quick).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,11 +15,22 @@ REPORT=${REPORT:-$ROOT/docs/gpu-check.md}
 LOG=$(mktemp)
 status=0
 
+SCHEMES=${SCHEMES:-"awq-int4 hqq gptq-int4 gptq-int8"}
 if [ -z "${MARLIN_LIBRARY:-}" ]; then
   ARCH=${ARCH:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -1)}
-  echo "building libmarlin.so for $ARCH" | tee -a "$LOG"
-  csrc/dev/build.sh "$ROOT/build/dev" "$ARCH" 2>&1 | tail -3 | tee -a "$LOG" || exit 1
-  export MARLIN_LIBRARY=$ROOT/build/dev/libmarlin.so
+  echo "building libmarlin.so for $ARCH (schemes: $SCHEMES)" | tee -a "$LOG"
+  if command -v marlin >/dev/null 2>&1; then
+    # the project build (csrc/CMakeLists.txt runs `marlin gen`)
+    { cmake -S csrc -B build -G Ninja -DMARLIN_ARCH_LIST="$ARCH" -DMARLIN_SCHEMES="${SCHEMES// /;}" &&
+      cmake --build build; } 2>&1 | tail -3 | tee -a "$LOG"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+    export MARLIN_LIBRARY=$ROOT/build/libmarlin.so
+  else
+    # no `marlin` command installed: the dev build (python -m marlin_core gen + nvcc)
+    SCHEMES="$SCHEMES" csrc/dev/build.sh "$ROOT/build/dev" "$ARCH" 2>&1 | tail -3 | tee -a "$LOG"
+    [ "${PIPESTATUS[0]}" -eq 0 ] || exit 1
+    export MARLIN_LIBRARY=$ROOT/build/dev/libmarlin.so
+  fi
 fi
 export PYTHONPATH="$ROOT:$ROOT/tests/gpu${PYTHONPATH:+:$PYTHONPATH}"
 
@@ -38,6 +51,17 @@ section "pytest tests/gpu"
 python3 -m pytest tests/gpu --confcutdir=tests/gpu -q -p no:cacheprovider ${PYTEST_ARGS:-} 2>&1 | tail -40 | tee -a "$LOG"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 endsection
+
+if [ -n "${SM75_LIBRARY:-}" ]; then
+  # the sm75 code path (2 stages, m16n8k8, synchronous copies) on this GPU: a library whose
+  # sm75 files were built as compute_75 PTX, e.g.
+  #   GENCODE=arch=compute_75,code=compute_75 csrc/dev/build.sh build/dev75 7.5
+  section "sm75 path: fp16 GEMM tests with $SM75_LIBRARY, MARLIN_FORCE_STAGES=2"
+  MARLIN_LIBRARY=$SM75_LIBRARY MARLIN_FORCE_STAGES=2 python3 -m pytest tests/gpu/test_gemm.py --confcutdir=tests/gpu \
+    -q -p no:cacheprovider -k "fp16 and not bf16" 2>&1 | tail -5 | tee -a "$LOG"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+  endsection
+fi
 
 if [ -z "${SKIP_MEMCHECK:-}" ]; then
   section "compute-sanitizer --tool memcheck (tests/gpu/memcheck_grid.py)"

@@ -103,12 +103,14 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 
 struct Tuning {
   int waves = 2;
   int max_partial_kb = 256;
+  int force_stages = 0;
 };
 const Tuning& tuning() {
   static const Tuning t = [] {
     Tuning t;
     if (const char* s = std::getenv("MARLIN_WAVES")) t.waves = std::max(1, std::atoi(s));
     if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
+    if (const char* s = std::getenv("MARLIN_FORCE_STAGES")) t.force_stages = std::atoi(s);
     return t;
   }();
   return t;
@@ -125,6 +127,7 @@ size_t workspace_size(int device) {
 int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   using namespace type_id;
   if (!g) return fail("marlin_gemm: args is NULL");
+  const Tuning& tune = tuning();
   const ScalarTypeId a_t = g->a_type, b_t = g->b_type, c_t = g->c_type, s_t = g->s_type;
   const int M = g->m, N = g->n, K = g->k;
 
@@ -188,7 +191,15 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   if (e != cudaSuccess) return cuda_fail(e, "cudaGetDevice");
   DeviceInfo dev;
   if (device_info(device, &dev)) return 1;
-  const int stages = dev.cc_major >= 8 ? 4 : 2;
+  if (dev.cc_major * 10 + dev.cc_minor < 75)
+    return fail("marlin_gemm: device %d has compute capability %d.%d; marlin needs 7.5 or newer", device,
+                dev.cc_major, dev.cc_minor);
+  if (dev.cc_major < 8 && a_t == kBFloat16)
+    return fail("marlin_gemm: bfloat16 activations need compute capability 8.0 or newer (device %d is %d.%d)",
+                device, dev.cc_major, dev.cc_minor);
+  // MARLIN_FORCE_STAGES=2 (dev knob): use the 2-stage (sm75 family) kernels on a newer GPU,
+  // with a library whose sm75 files were built as compute_75 PTX.
+  const int stages = tune.force_stages > 0 ? tune.force_stages : (dev.cc_major >= 8 ? 4 : 2);
   if (!g->workspace || g->workspace_bytes < workspace_size(device))
     return fail("marlin_gemm: workspace of %zu bytes is below marlin_workspace_size() = %zu", g->workspace_bytes,
                 workspace_size(device));
@@ -204,7 +215,6 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   }
   const int bits = weight_bits(b_t);
   const int max_mb = g->max_m_blocks > 0 ? std::min(4, g->max_m_blocks) : 4;
-  const Tuning& tune = tuning();
 
   char* C = reinterpret_cast<char*>(g->c);
   int rest = M;

@@ -36,8 +36,9 @@ _workspaces: dict[tuple[int, int], torch.Tensor] = {}
 
 
 def workspace(device: torch.device, stream: Optional[int] = None) -> torch.Tensor:
-    """The zero-initialised workspace for (device, stream); kernels leave it zeroed. Allocate
-    it (one call outside capture) before capturing a CUDA graph."""
+    """The zero-initialised workspace for (device, stream): kernels leave it zeroed, so one
+    per stream is enough and streams never share one. (A first call inside CUDA graph capture
+    allocates it from the graph's pool; its zero-fill is then part of the graph.)"""
     idx = device.index if device.index is not None else torch.cuda.current_device()
     key = (idx, stream or 0)
     with _ws_lock:
@@ -114,7 +115,8 @@ def _gemm_op(
             a_tmp = torch.empty((M, K), dtype=a.dtype, device=a.device)
     elif perm is not None:
         raise ValueError("perm without g_idx")
-    ws = workspace(a.device)
+    stream = _stream(a.device)
+    ws = workspace(a.device, stream)
     args = library.GemmArgs(
         a=a.data_ptr(),
         lda=a.stride(0),
@@ -145,7 +147,7 @@ def _gemm_op(
         max_slices=max_slices,
     )
     with torch.cuda.device(a.device):
-        library.check(library.load().marlin_gemm(ctypes.byref(args), ctypes.c_void_p(_stream(a.device))))
+        library.check(library.load().marlin_gemm(ctypes.byref(args), ctypes.c_void_p(stream)))
     return c
 
 

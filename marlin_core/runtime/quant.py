@@ -60,7 +60,9 @@ def quantize_gptq(
     else:
         g_idx = (torch.arange(K, device=w.device) // gs).to(torch.int32)
     gl = g_idx.to(torch.int64)
-    amax = torch.zeros(G, N, device=w.device).index_reduce_(0, gl, w.abs(), "amax", include_self=True)
+    amax = torch.zeros(G, N, device=w.device).scatter_reduce_(
+        0, gl[:, None].expand(K, N), w.abs(), "amax", include_self=True
+    )
     scales = (amax / (half - 1)).clamp_min(1e-8).to(dtype)
     s_rows = scales.to(torch.float32)[gl]  # [K, N]
     q = torch.clamp(torch.round(w / s_rows) + half, 0, 2 * half - 1).to(torch.int32)

@@ -122,7 +122,7 @@ def run_gemm(p: Packed, a: torch.Tensor, c: torch.Tensor, bias=None, use_fp32_re
     """C ABI call into a caller-provided (poisoned) output."""
     M, K = a.shape
     a_tmp = torch.empty_like(a) if p.perm is not None else None
-    ws = workspace(a.device)
+    ws = workspace(a.device, torch.cuda.current_stream().cuda_stream)
     dt_id = TYPE_ID["kFloat16"] if a.dtype == torch.float16 else TYPE_ID["kBFloat16"]
     ptr = lambda t: None if t is None else t.data_ptr()  # noqa: E731
     args = library.GemmArgs(

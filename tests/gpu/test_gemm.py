@@ -84,3 +84,40 @@ def test_errors_are_clear():
     fp8 = cases.Packed(p.scheme, 256, 512, p.b, p.scales, p.w_ref, cases.TYPE_ID["kFE4M3fn"])
     with pytest.raises(MarlinError, match="unsupported type combination"):
         cases.run_gemm(fp8, a, c)
+
+
+def test_strided_a_and_large_m_remainders():
+    """A as a view with row stride > K (lda), and M whose last chunk is the 8-row tile."""
+    import cases
+
+    p = make(Scheme("gptq4", "bf16", 64), 256, 640)
+    ms = (4104, 4096 + 20, 5)
+    big = cases.activations(max(ms) + 3, 640 + 64, torch.bfloat16)
+    for m in ms:
+        a = big[3 : 3 + m, 8 : 8 + 640]  # 16-byte aligned start, lda = 704
+        assert a.shape == (m, 640) and a.stride(0) == 704
+        ref = a.float() @ p.w_ref
+        c = torch.full((m, 256), float("nan"), dtype=torch.bfloat16, device="cuda")
+        cases.run_gemm(p, a, c)
+        torch.cuda.synchronize()
+        assert not torch.isnan(c).any()
+        assert ((c.float() - ref).norm() / ref.norm()).item() < 1e-2
+
+
+def test_streams_use_separate_workspaces():
+    from marlin_core.runtime import ops
+
+    p = make(Scheme("gptq4", "fp16", 128), 512, 4096)
+    x = torch.randn(4, 4096, device="cuda", dtype=torch.float16)
+    s1, s2 = torch.cuda.Stream(), torch.cuda.Stream()
+    outs = {}
+    torch.cuda.synchronize()
+    for name, s in (("a", s1), ("b", s2)):
+        with torch.cuda.stream(s):
+            outs[name] = [ops.gemm(x, p.b, p.scales, "kU4B8", 512) for _ in range(20)]
+    torch.cuda.synchronize()
+    ref = ops.gemm(x, p.b, p.scales, "kU4B8", 512)
+    for name in outs:
+        for o in outs[name]:
+            assert torch.equal(o, ref)
+    assert ops.workspace(x.device, s1.cuda_stream).data_ptr() != ops.workspace(x.device, s2.cuda_stream).data_ptr()

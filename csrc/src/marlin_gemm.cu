@@ -81,17 +81,18 @@ struct ThreadCfg {
 constexpr ThreadCfg kSmallBatch[] = {{128, 128, 256}, {64, 128, 128}, {128, 64, 128}};
 constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 128}};
 
-// cudaFuncSetAttribute once per kernel (and again only if a launch needs more).
-int ensure_smem(KernelFn fn, int bytes) {
+// cudaFuncSetAttribute once per (device, kernel), again only if a launch needs more.
+int ensure_smem(int device, KernelFn fn, int bytes) {
   static std::mutex mu;
-  static std::unordered_map<const void*, int> done;
+  static std::unordered_map<const void*, int> done[64];
   std::lock_guard<std::mutex> g(mu);
-  auto it = done.find(reinterpret_cast<const void*>(fn));
-  if (it != done.end() && it->second >= bytes) return 0;
+  auto& d = done[device & 63];
+  auto it = d.find(reinterpret_cast<const void*>(fn));
+  if (it != d.end() && it->second >= bytes) return 0;
   cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(fn),
                                        cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
   if (e != cudaSuccess) return cuda_fail(e, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
-  done[reinterpret_cast<const void*>(fn)] = bytes;
+  d[reinterpret_cast<const void*>(fn)] = bytes;
   return 0;
 }
 
@@ -153,6 +154,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   if (K % 16) return fail("marlin_gemm: k = %d must be a multiple of 16", K);
   if (M == 0) return 0;
   if (!g->a || !g->b || !g->c || !g->scales) return fail("marlin_gemm: a, b, c and scales must be non-NULL");
+  if (g->lda > INT32_MAX) return fail("marlin_gemm: lda = %lld does not fit in 32 bits", (long long)g->lda);
   if (g->lda < K || g->lda % 8) return fail("marlin_gemm: lda = %lld must be >= k and a multiple of 8", (long long)g->lda);
   if (!aligned16(g->a) || !aligned16(g->b) || !aligned16(g->scales) || (g->zp && !aligned16(g->zp)))
     return fail("marlin_gemm: a, b, scales and zp must be 16-byte aligned");
@@ -311,7 +313,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     const KernelKey key = cands[pick].key;
     const SmemModel sm = cands[pick].sm;
     const int tiles = cands[pick].tiles;
-    if (ensure_smem(fn, sm.total)) return 1;
+    if (ensure_smem(device, fn, sm.total)) return 1;
 
     KernelParams p{};
     p.A = A;

@@ -1,6 +1,7 @@
-"""marlin runtime: the built kernel library from Python (needs torch).
+"""marlin runtime: the built kernel library from Python.
 
-``import marlin_core`` never imports torch; only this subpackage does.
+``import marlin_core`` never imports torch; this package imports it only when a submodule
+that needs it is used (``library`` works without torch):
 
 - :mod:`.library`  finds and loads ``libmarlin.so`` (ctypes, plain C ABI)
 - :mod:`.ops`      torch custom ops ``marlin::gemm``, ``marlin::repack_gptq``,
@@ -10,28 +11,23 @@
 - :mod:`.quant`    round-to-nearest reference quantizers per scheme
 """
 
-from marlin_core.runtime.packing import (  # noqa: F401
-    awq_pack,
-    awq_unpack,
-    gptq_pack,
-    gptq_unpack,
-    marlin_pack_reference,
-    prepare_scales,
-    prepare_zp_float,
-    prepare_zp_int,
-)
-from marlin_core.runtime.quant import (  # noqa: F401
-    QuantizedWeight,
-    quantize_awq,
-    quantize_gptq,
-    quantize_hqq,
-)
+import importlib
+
+_SUBMODULES = ("library", "ops", "packing", "quant")
+_NAMES = {
+    "awq_pack": "packing", "awq_unpack": "packing", "gptq_pack": "packing", "gptq_unpack": "packing",
+    "marlin_pack_reference": "packing", "prepare_scales": "packing", "prepare_zp_float": "packing",
+    "prepare_zp_int": "packing", "QuantizedWeight": "quant", "quantize_awq": "quant",
+    "quantize_gptq": "quant", "quantize_hqq": "quant",
+}
 
 
 def __getattr__(name):
-    # ops needs the CUDA library only when called, but registers torch ops on import
-    if name in ("ops", "library"):
-        import importlib
-
+    if name in _SUBMODULES:
         return importlib.import_module(f"marlin_core.runtime.{name}")
-    raise AttributeError(name)
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"marlin_core.runtime.{_NAMES[name]}"), name)
+    raise AttributeError(f"module 'marlin_core.runtime' has no attribute {name!r}")
+
+
+__all__ = list(_SUBMODULES) + list(_NAMES)

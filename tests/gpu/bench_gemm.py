@@ -40,6 +40,7 @@ def main():
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--thread-k", type=int, default=-1)
     ap.add_argument("--thread-n", type=int, default=-1)
+    ap.add_argument("--max-m-blocks", type=int, default=-1)
     args = ap.parse_args()
     shapes = [(4096, 4096), (11008, 4096), (4096, 11008)]
     ms = [1, 16, 64, 256, 1024] if not args.quick else [1, 64, 1024]
@@ -58,7 +59,8 @@ def main():
             for m in ms:
                 a = activations(m, k, torch.float16)
                 c = torch.empty(m, n, device="cuda", dtype=torch.float16)
-                t_m = timeit(lambda: run_gemm(p, a, c, thread_k=args.thread_k, thread_n=args.thread_n))
+                t_m = timeit(lambda: run_gemm(p, a, c, thread_k=args.thread_k, thread_n=args.thread_n,
+                                              max_m_blocks=args.max_m_blocks))
                 t_t = float("nan") if args.no_torch else timeit(lambda: a @ wf)
                 gbs = (k * n * bits / 8) / (t_m * 1e-6) / 1e9
                 print(f"| {s.id} | {m} | {n} | {k} | {t_m:.1f} | {t_t:.1f} | {t_t / t_m:.2f} | {gbs:.0f} |",

@@ -16,6 +16,7 @@ from marlin_core.types import TypeTable
 MANIFEST = "manifest.json"
 SELECTOR = "kernel_selector.h"
 SOURCES_CMAKE = "sources.cmake"
+PLUGIN_FORMATS = "marlin_plugin_formats.h"
 MANIFEST_VERSION = 1
 
 # Template parameter order of marlin::Marlin and the KernelKey fields the selector switches on.
@@ -120,6 +121,10 @@ def emit(plan: Plan) -> dict[str, str]:
     out[SELECTOR] = env.get_template("kernel_selector.h.j2").render(
         version=VERSION, count=len(keys), arch_list=plan.arch_list, schemes=schemes,
         clauses=clauses, root=root)
+    out[PLUGIN_FORMATS] = env.get_template("plugin_formats.h.j2").render(version=VERSION,
+                                                                        headers=plan.headers)
+    for _, header in plan.headers:
+        out[header.name] = header.text
     out[SOURCES_CMAKE] = env.get_template("sources.cmake.j2").render(
         version=VERSION, arch_list=plan.arch_list, families=families,
         gencode=";".join(g for a in plan.archs for g in a.gencode))

@@ -44,3 +44,10 @@ def marlin_check_combo(config, a_type: str, c_type: str, family, archs) -> str |
 def marlin_selector_clauses(archs, families) -> Sequence["SelectorClause"]:  # noqa: F821
     """Return extra dispatch lines (``marlin_core.spec.SelectorClause``) for kernel_selector.h,
     e.g. a clear error for a request whose kernels this arch list does not build."""
+
+
+@hookspec
+def marlin_cuda_headers() -> Sequence["CudaHeader"]:  # noqa: F821
+    """Return device code (``marlin_core.spec.CudaHeader``) that the generated kernel files
+    include, after the kernel template: the extension point through which a new weight format
+    brings its dequantization. See docs/plugins.md."""

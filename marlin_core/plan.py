@@ -9,7 +9,7 @@ from typing import Iterable
 from marlin_core.arch import FAMILIES, Arch, ArchFamily, families_for, format_arch_list
 from marlin_core.errors import PluginError, UsageError
 from marlin_core.registry import Registry
-from marlin_core.spec import KernelKey, KernelSpec, QuantConfig, SelectorClause, ThreadConfig
+from marlin_core.spec import CudaHeader, KernelKey, KernelSpec, QuantConfig, SelectorClause, ThreadConfig
 from marlin_core.types import TypeTable
 
 
@@ -29,6 +29,7 @@ class Plan:
     clauses: tuple[tuple[str, SelectorClause], ...]
     schemes: tuple[str, ...]
     pruned: tuple[tuple[str, int], ...]  # (reason, number of kernels dropped)
+    headers: tuple[tuple[str, CudaHeader], ...] = ()  # (plugin, device code) of the chosen schemes' plugins
 
     @property
     def kernels(self) -> tuple[KernelSpec, ...]:
@@ -142,8 +143,10 @@ def plan(registry: Registry, archs: tuple[Arch, ...], include: Iterable[str] = (
                   for part, kernels in _split(name, sorted(specs, key=_order), sharding))
     clauses = _dedupe_clauses(_unbuilt_activation_clauses(registry, schemes, archs, families)
                               + registry.selector_clauses(archs, families))
+    used = {k.plugin for f in files for k in f.kernels}
+    headers = tuple((p, h) for p, h in registry.headers if p in used)
     return Plan(archs, families, types, files, clauses, schemes,
-                tuple(sorted(pruned.items())))
+                tuple(sorted(pruned.items())), headers)
 
 
 def _unbuilt_activation_clauses(registry: Registry, schemes, archs, families):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable
 
 from marlin_core.errors import PluginError
 from marlin_core.plugins import LoadedPlugins
-from marlin_core.spec import QuantConfig, SelectorClause
+from marlin_core.spec import CudaHeader, QuantConfig, SelectorClause
 from marlin_core.types import BUILTIN_TYPES, ScalarType, TypeTable
 
 VALID_M_BLOCKS = (0.5, 1, 2, 3, 4)
@@ -25,6 +26,7 @@ class Registry:
     configs: tuple[tuple[str, QuantConfig], ...]
     check_combo: Callable[..., tuple[str, ...]]
     selector_clauses: Callable[..., tuple[tuple[str, SelectorClause], ...]]
+    headers: tuple[tuple[str, CudaHeader], ...] = ()
 
     def schemes(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(c.scheme for _, c in self.configs))
@@ -120,4 +122,26 @@ def build_registry(loaded: LoadedPlugins) -> Registry:
                 out.append((plugin, clause))
         return tuple(out)
 
-    return Registry(types, tuple(merged.values()), check_combo, selector_clauses)
+    return Registry(types, tuple(merged.values()), check_combo, selector_clauses, _merge_headers(pm))
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.(h|cuh)$")
+RESERVED_HEADERS = frozenset({"kernel_selector.h", "marlin_plugin_formats.h"})
+
+
+def _merge_headers(pm) -> tuple[tuple[str, CudaHeader], ...]:
+    seen: dict[str, tuple[str, CudaHeader]] = {}
+    for plugin, headers in _collect(pm, "marlin_cuda_headers"):
+        for h in headers:
+            if not isinstance(h, CudaHeader):
+                raise PluginError(f"plugin '{plugin}': marlin_cuda_headers returned {type(h).__name__}, "
+                                  "expected marlin_core.spec.CudaHeader")
+            if not _HEADER_NAME.match(h.name) or h.name in RESERVED_HEADERS:
+                raise PluginError(f"plugin '{plugin}': invalid header name '{h.name}' (a plain *.h or "
+                                  "*.cuh file name not used by marlin)")
+            owner = seen.get(h.name)
+            if owner and owner[1] != h:
+                raise PluginError(f"header '{h.name}' is contributed differently by plugins "
+                                  f"'{owner[0]}' and '{plugin}'")
+            seen.setdefault(h.name, (plugin, h))
+    return tuple(seen[n] for n in sorted(seen))

@@ -86,3 +86,13 @@ class KernelSpec:
     file: str
     scheme: str
     plugin: str
+
+
+@dataclass(frozen=True)
+class CudaHeader:
+    """Device code a plugin adds to every generated kernel file, e.g. the dequantization of its
+    weight type as a specialization of ``marlin::WeightFormat`` (csrc/include/marlin/weight_format.h).
+    ``name`` is a plain file name ending in .h or .cuh; the generator writes ``text`` under it."""
+
+    name: str
+    text: str

@@ -23,7 +23,7 @@ def test_gen_writes_then_is_incremental(tmp_path):
     assert r.exit_code == 0, r.output
     assert "1302 kernels in 26 files" in r.stdout
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != LOCK}
-    assert len(mtimes) == 26 + 3  # kernels, selector, sources.cmake, manifest
+    assert len(mtimes) == 26 + 4  # kernels, selector, plugin formats header, sources.cmake, manifest
     r2 = invoke("gen", "--arch", FIVE_ARCHS, "--out", str(out))
     assert r2.exit_code == 0 and "up to date, no file rewritten" in r2.stdout
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.name != LOCK} == mtimes

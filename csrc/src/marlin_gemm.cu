@@ -125,12 +125,17 @@ size_t workspace_size(int device) {
   return kLockBytes + size_t(d.sms) * kMaxPartialFloats * sizeof(float);
 }
 
+// 8-bit activations (W4A8): marlin_gemm_a8.cu
+int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t stream);
+
 int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   using namespace type_id;
   if (!g) return fail("marlin_gemm: args is NULL");
   const Tuning& tune = tuning();
   const ScalarTypeId a_t = g->a_type, b_t = g->b_type, c_t = g->c_type, s_t = g->s_type;
   const int M = g->m, N = g->n, K = g->k;
+  // 8-bit activations have their own dispatch and need per-token scales (marlin_gemm_a8)
+  if (a_t == kS8 || a_t == kFE4M3fn) return gemm_a8(g, nullptr, stream);
 
   // ---- types: issue 3 covers 16-bit activations with int4 / int8 weights
   const bool a16 = a_t == kFloat16 || a_t == kBFloat16;

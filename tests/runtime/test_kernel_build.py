@@ -81,7 +81,7 @@ def test_kernels_compile_and_c_abi(tmp_path):
 
     TYPE_ID = {t.name: t.id for t in BUILTIN_TYPES}
 
-    args = library.GemmArgs(m=4, n=256, k=512, num_groups=1, a_type=TYPE_ID["kFE4M3fn"], b_type=TYPE_ID["kU4B8"],
+    args = library.GemmArgs(m=4, n=256, k=512, num_groups=1, a_type=TYPE_ID["kFE4M3fn"], b_type=TYPE_ID["kU8B128"],
                             c_type=TYPE_ID["kFloat16"], s_type=TYPE_ID["kFloat16"], thread_k=-1, thread_n=-1,
                             max_m_blocks=-1, max_slices=-1)
     assert dll.marlin_gemm(ctypes.byref(args), None) != 0

@@ -72,6 +72,24 @@ int marlin_repack_awq(const int32_t* qweight, int32_t* out, int32_t k, int32_t n
 int marlin_permute_cols(const void* a, int64_t lda, const int32_t* perm, void* out, int32_t m, int32_t k,
                         void* stream);
 
+/* 8-bit activations (W4A8, docs/kernel.md "8-bit activations"): a is int8 (a_type s8) or fp8
+ * e4m3 (fe4m3fn) [m, k] with lda % 16 == 0, a_scales float32 [m] per-token scales, k % 32 == 0;
+ * b is repacked by marlin_repack_a8 (int32 [k / 32, 4 n]); scales [num_groups, n] in s_type, in
+ * the a8 scale order; zp as for marlin_gemm. C = (A * a_scales) @ dequant(B) (+ bias).
+ * marlin_gemm with an 8-bit a_type refuses (no a_scales). */
+int marlin_gemm_a8(const marlin_gemm_args* args, const float* a_scales, void* stream);
+
+/* Repack 4-bit codes for the 8-bit-activation kernels: GPTQ-style int32 [k / 8, n] packed
+ * along K (awq = 0; also FP4 e2m1 codes) or AWQ int32 [k, n / 8] (awq = 1) -> int32
+ * [k / 32, 4 n] (32x64 tiles). */
+int marlin_repack_a8(const int32_t* qweight, int32_t* out, int32_t k, int32_t n, int32_t awq, void* stream);
+
+/* What the last marlin_gemm_a8 launch on this thread ran: out[0] pipeline stages, out[1] the
+ * kernel's PTX version (cudaFuncAttributes::ptxVersion, e.g. 89 for compute_89 PTX), out[2]
+ * its binary version (the arch the code was compiled or JIT-compiled for), out[3]
+ * thread_m_blocks. For tests that must say which code path ran. */
+int marlin_a8_last_launch(int32_t* out);
+
 const char* marlin_last_error(void);
 const char* marlin_built_arch_list(void);
 const char* marlin_built_schemes(void);

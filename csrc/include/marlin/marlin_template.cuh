@@ -21,6 +21,7 @@
 #include "marlin/dequant.cuh"
 #include "marlin/kernel.h"
 #include "marlin/layout.h"
+#include "marlin/marlin_a8.cuh"  // 8-bit activations (W4A8)
 #include "marlin/ptx.cuh"
 
 namespace marlin {
@@ -518,8 +519,12 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
       detail::marlin_body<a_type_id, b_type_id, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks,
                           m_block_size_8, stages, group_blocks, is_zp_float>(params);
     }
+  } else if constexpr (a8_body_supported<a_type_id, b_type_id, c_type_id, s_type_id, group_blocks, is_zp_float>()) {
+    // 8-bit activations: marlin_a8.cuh (arch guards inside)
+    marlin_a8_entry<a_type_id, b_type_id, c_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks,
+                    thread_k_blocks, m_block_size_8, stages, group_blocks>(params);
   } else {
-    // 8-bit activations, fp8 / fp4 weights: a later issue. The host refuses these.
+    // combinations without a body: the host refuses these.
     __trap();
   }
 }

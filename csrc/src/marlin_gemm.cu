@@ -137,14 +137,24 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   // 8-bit activations have their own dispatch and need per-token scales (marlin_gemm_a8)
   if (a_t == kS8 || a_t == kFE4M3fn) return gemm_a8(g, nullptr, stream);
 
-  // ---- types: issue 3 covers 16-bit activations with int4 / int8 weights
+  // ---- types: 16-bit activations with int4 / int8 weights (issue 3) or floating-point
+  // weights (issue 4 part A: FP8, NVFP4, MXFP4)
   const bool a16 = a_t == kFloat16 || a_t == kBFloat16;
-  if (!a16 || !(b_t == kU4 || b_t == kU4B8 || b_t == kU8B128) || c_t != a_t || s_t != a_t)
+  const bool w_int = (b_t == kU4 || b_t == kU4B8 || b_t == kU8B128) && s_t == a_t;
+  const bool w_fp8 = b_t == kFE4M3fn && s_t == a_t;
+  const bool w_nvfp4 = b_t == kFE2M1f && s_t == kFE4M3fn;
+  const bool w_mxfp4 = b_t == kFE2M1f && s_t == kFE8M0fnu && a_t == kBFloat16;
+  if (!a16 || c_t != a_t || !(w_int || w_fp8 || w_nvfp4 || w_mxfp4))
     return fail(
         "marlin_gemm: unsupported type combination a=%s b=%s c=%s s=%s; this build's kernel body supports "
-        "a in {float16, bfloat16}, b in {u4 (with zero points), u4b8, u8b128}, c = s = a (8-bit "
-        "activations and fp8/fp4 weights are not implemented yet)",
+        "a in {float16, bfloat16} and c = a with b in {u4 (with zero points), u4b8, u8b128, fe4m3fn} and s = a, "
+        "or b = fe2m1f with s = fe4m3fn (NVFP4) or s = fe8m0fnu (MXFP4, bfloat16 only)",
         type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t));
+  if (w_nvfp4 != (g->global_scale != nullptr))
+    return fail("marlin_gemm: %s", w_nvfp4 ? "NVFP4 (b=fe2m1f, s=fe4m3fn) needs global_scale"
+                                           : "global_scale is only used with NVFP4 (b=fe2m1f, s=fe4m3fn)");
+  if ((w_fp8 || w_nvfp4 || w_mxfp4) && g->g_idx)
+    return fail("marlin_gemm: act-order (g_idx) is not supported with floating-point weights");
   const bool has_zp = g->zp != nullptr;
   if ((b_t == kU4) != has_zp)
     return fail("marlin_gemm: b=%s %s zero points (u4 needs them; u4b8 / u8b128 have their bias built in)",
@@ -192,6 +202,9 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
       return fail("marlin_gemm: k = %d is not num_groups (%d) times a multiple of 16", K, num_groups);
     group_blocks = K / num_groups / 16;
   }
+  if ((w_nvfp4 && group_blocks != 1) || (w_mxfp4 && group_blocks != 2))
+    return fail("marlin_gemm: %s needs one scale per %d rows (k / num_groups = %d)", w_nvfp4 ? "NVFP4" : "MXFP4",
+                w_nvfp4 ? 16 : 32, K / num_groups);
 
   int device;
   cudaError_t e = cudaGetDevice(&device);
@@ -328,7 +341,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     p.bias = g->bias;
     p.a_scales = nullptr;
     p.scales = g->scales;
-    p.global_scale = nullptr;
+    p.global_scale = g->global_scale;
     p.zp = g->zp;
     p.g_idx = g->g_idx;
     p.num_groups = num_groups;

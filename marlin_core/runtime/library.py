@@ -46,6 +46,7 @@ class GemmArgs(ctypes.Structure):
         ("thread_n", ctypes.c_int32),
         ("max_m_blocks", ctypes.c_int32),
         ("max_slices", ctypes.c_int32),
+        ("global_scale", ctypes.c_void_p),
     ]
 
 

@@ -75,6 +75,8 @@ def _gemm_op(
     thread_n: int,
     max_m_blocks: int,
     max_slices: int,
+    s_type_id: int = -1,
+    global_scale: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     if a.dim() != 2:
         raise ValueError(f"a must be 2-D [M, K], got {tuple(a.shape)}")
@@ -89,13 +91,21 @@ def _gemm_op(
     if M == 0:
         return c
     scales = scales.contiguous()
-    if scales.dtype != a.dtype:
+    if s_type_id in (TYPE_ID["kFE4M3fn"], TYPE_ID["kFE8M0fnu"]):
+        # NVFP4 / MXFP4: one prepared byte per scale (ops.prepare_nvfp4 / prepare_mxfp4)
+        if scales.dtype != torch.uint8:
+            raise ValueError(f"fe4m3fn / fe8m0fnu scales must be prepared uint8 bytes, got {scales.dtype}")
+    elif scales.dtype != a.dtype:
         raise ValueError(f"scales dtype {scales.dtype} must match a ({a.dtype})")
+    if global_scale is not None:
+        if global_scale.dtype != torch.float32 or global_scale.numel() != 1:
+            raise ValueError("global_scale must be one float32 value (ops.prepare_nvfp4)")
+        global_scale = global_scale.contiguous()
     if scales.dim() != 2 or scales.shape[1] != size_n:
         raise ValueError(f"scales must be [num_groups, {size_n}], got {tuple(scales.shape)}")
     if b.dtype != torch.int32 or b.dim() != 2 or not b.is_contiguous():
         raise ValueError("b must be a contiguous int32 [K/16, N*16/pack] tensor (repacked weights)")
-    bits = 4 if b_type_id in (TYPE_ID["kU4"], TYPE_ID["kU4B8"]) else 8
+    bits = 4 if b_type_id in (TYPE_ID["kU4"], TYPE_ID["kU4B8"], TYPE_ID["kFE2M1f"]) else 8
     if b.shape[0] * 16 != K or b.shape[1] * (32 // bits) != size_n * 16:
         raise ValueError(
             f"b shape {tuple(b.shape)} does not match K={K}, N={size_n} for {bits}-bit weights "
@@ -133,7 +143,7 @@ def _gemm_op(
         a_type=_DTYPE_ID[a.dtype],
         b_type=b_type_id,
         c_type=_DTYPE_ID[a.dtype],
-        s_type=_DTYPE_ID[scales.dtype],
+        s_type=_DTYPE_ID[scales.dtype] if s_type_id == -1 else s_type_id,
         m=M,
         n=size_n,
         k=K,
@@ -145,6 +155,7 @@ def _gemm_op(
         thread_n=thread_n,
         max_m_blocks=max_m_blocks,
         max_slices=max_slices,
+        global_scale=_ptr(global_scale),
     )
     with torch.cuda.device(a.device):
         library.check(library.load().marlin_gemm(ctypes.byref(args), ctypes.c_void_p(stream)))
@@ -153,7 +164,7 @@ def _gemm_op(
 
 @_gemm_op.register_fake
 def _gemm_fake(a, b, scales, zp, g_idx, perm, bias, b_type_id, size_n, is_zp_float, use_fp32_reduce,
-               thread_k, thread_n, max_m_blocks, max_slices):
+               thread_k, thread_n, max_m_blocks, max_slices, s_type_id=-1, global_scale=None):
     return a.new_empty((a.shape[0], size_n))
 
 
@@ -223,14 +234,19 @@ def gemm(
     thread_n: int = -1,
     max_m_blocks: int = -1,
     max_slices: int = -1,
+    s_type: Optional[str] = None,
+    global_scale: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """C = a @ dequant(b) (+ bias). ``a`` [..., K] float16/bfloat16; ``b_type`` one of "kU4",
-    "kU4B8", "kU8B128"; other tensors prepared by :func:`prepare_gptq` / :func:`prepare_awq` /
-    :func:`prepare_hqq`."""
+    "kU4B8", "kU8B128", "kFE4M3fn", "kFE2M1f"; ``s_type`` None (= the activation dtype),
+    "kFE4M3fn" (NVFP4) or "kFE8M0fnu" (MXFP4); other tensors prepared by :func:`prepare_gptq` /
+    :func:`prepare_awq` / :func:`prepare_hqq` / :func:`prepare_fp8` / :func:`prepare_nvfp4` /
+    :func:`prepare_mxfp4` (whose dicts can be passed as ``**kwargs``)."""
     lead = a.shape[:-1]
     out = torch.ops.marlin.gemm(
         a.reshape(-1, a.shape[-1]), b, scales, zp, g_idx, perm, bias, TYPE_ID[b_type], size_n,
         is_zp_float, use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices,
+        -1 if s_type is None else TYPE_ID[s_type], global_scale,
     )
     return out.reshape(*lead, size_n)
 
@@ -271,3 +287,39 @@ def prepare_hqq(codes, scales, zeros, size_k, size_n):
     qweight = packing.gptq_pack(codes.to(torch.int32), 4).to(codes.device)
     return dict(b=repack_gptq(qweight, size_k, size_n, 4), scales=packing.prepare_scales(scales),
                 zp=packing.prepare_zp_float(zeros), is_zp_float=True, b_type="kU4", size_n=size_n)
+
+
+def _fp_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:
+    if codes.dtype == torch.float8_e4m3fn:
+        codes = codes.view(torch.uint8)
+    if codes.dim() != 2:
+        raise ValueError(f"codes must be [K, N], got {tuple(codes.shape)}")
+    return codes.to(torch.int32) & ((1 << bits) - 1)
+
+
+def prepare_fp8(codes, scales, size_k, size_n):
+    """FP8 e4m3fn weights: codes [K, N] (uint8 bits or float8_e4m3fn, natural order, as from
+    quant_fp.quantize_fp8), scales [num_groups, N] in the activation dtype (1 group = per
+    channel, else K / 128 groups). Packed GPTQ-style on the codes' device and repacked as 8-bit
+    codes; the scales take the 2^8 / 2^120 exponent-bias fold (packing.prepare_fp8_scales)."""
+    q = _fp_codes(codes, 8)
+    b = repack_gptq(packing.gptq_pack(q, 8).to(q.device), size_k, size_n, 8)
+    return dict(b=b, scales=packing.prepare_fp8_scales(scales).to(b.device), b_type="kFE4M3fn", size_n=size_n)
+
+
+def prepare_nvfp4(codes, scales, global_scale, size_k, size_n):
+    """NVFP4: e2m1 codes [K, N] (uint8 nibbles, sign in bit 3), e4m3fn scale bits uint8
+    [K / 16, N], float32 per-tensor global scale."""
+    q = packing.nvfp4_zero_codes_of_zero_scales(_fp_codes(codes, 4), scales.to(torch.uint8).to(codes.device))
+    b = repack_gptq(packing.gptq_pack(q, 4).to(q.device), size_k, size_n, 4)
+    return dict(b=b, scales=packing.prepare_nvfp4_scales(scales).to(b.device), b_type="kFE2M1f",
+                s_type="kFE4M3fn", global_scale=packing.prepare_nvfp4_global_scale(global_scale).to(b.device),
+                size_n=size_n)
+
+
+def prepare_mxfp4(codes, scales, size_k, size_n):
+    """MXFP4 (bfloat16 activations): e2m1 codes [K, N], e8m0 exponents uint8 [K / 32, N]."""
+    q = _fp_codes(codes, 4)
+    b = repack_gptq(packing.gptq_pack(q, 4).to(q.device), size_k, size_n, 4)
+    return dict(b=b, scales=packing.prepare_mxfp4_scales(scales).to(b.device), b_type="kFE2M1f",
+                s_type="kFE8M0fnu", size_n=size_n)

@@ -176,3 +176,86 @@ def prepare_awq_zeros(qzeros: torch.Tensor) -> torch.Tensor:
 def act_order_perm(g_idx: torch.Tensor) -> torch.Tensor:
     """perm = stable argsort of g_idx (int32): repack with it, pass it to gemm."""
     return torch.argsort(g_idx.to(torch.int64), stable=True).to(torch.int32)
+
+
+# ---- floating-point weights (FP8, NVFP4, MXFP4) -----------------------------------------
+#
+# Codes use the integer tile layouts unchanged: e4m3 bytes as 8-bit codes, e2m1 nibbles (sign
+# in bit 3) as 4-bit codes. The kernel turns a code into a 16-bit float by shifting its bits
+# under the float's exponent (docs/kernel.md), which yields value * 2^-FOLD; the preparation
+# below puts that power of two back, exactly, into the scales or into an fp32 factor.
+
+# e4m3 -> fp16 / bf16 by shifting gives value * 2^-8 / 2^-120 (exponent biases 15 - 7, 127 - 7)
+FP8_FOLD_LOG2 = {torch.float16: 8, torch.bfloat16: 120}
+# e2m1 -> 16-bit gives value * 2^-14 (fp16) / 2^-126 (bf16); the NVFP4 byte scale below gives
+# scale * 2^7 (fp16) / scale * 2^119 (bf16): the product is value * scale * 2^-7 either way
+NVFP4_GLOBAL_FOLD = 2.0**7
+# MXFP4 (bf16): prepared byte = e8m0 + 64 -> bf16 2^(e - 63); with e2m1's 2^-126 the product
+# is value * 2^(e - 127) * 2^-62; the kernel multiplies the fp32 sums by 2^62
+MXFP4_BYTE_OFFSET = 64
+
+
+def prepare_fp8_scales(scales: torch.Tensor) -> torch.Tensor:
+    """FP8 weight scales [num_groups, N] in the activation dtype (float16 / bfloat16) -> the
+    kernel's column order, multiplied by 2^8 (float16) or 2^120 (bfloat16): exact (a power of
+    two) unless it overflows, which raises."""
+    if scales.dtype not in FP8_FOLD_LOG2:
+        raise ValueError(f"FP8 scales must be float16 or bfloat16 (the activation dtype), got {scales.dtype}")
+    out = (scales.to(torch.float32) * 2.0 ** FP8_FOLD_LOG2[scales.dtype]).to(scales.dtype)
+    if not torch.isfinite(out).all():
+        raise ValueError(
+            f"FP8 scale too large for {scales.dtype} once multiplied by 2^{FP8_FOLD_LOG2[scales.dtype]} "
+            f"(max {float(scales.abs().max()):.4g}); scales must be finite and below "
+            f"{65504 / 256 if scales.dtype == torch.float16 else 2.0 ** 8:.4g}")
+    return prepare_scales(out)
+
+
+def nvfp4_scale_bytes(s_bits: torch.Tensor) -> torch.Tensor:
+    """e4m3fn scale bits (uint8) -> the kernel's NVFP4 scale byte: bits 7..14 of the float16
+    scale * 2^7 (5-bit exponent, 3-bit mantissa, no sign). Exact for every finite e4m3 value
+    >= 0: scale * 2^7 is an fp16 normal (>= 2^-2) or 0 with at most 3 mantissa bits."""
+    v = s_bits.to(torch.uint8).view(torch.float8_e4m3fn).to(torch.float32)
+    if not torch.isfinite(v).all() or bool((v < 0).any()):
+        raise ValueError("NVFP4 scales must be finite and >= 0")
+    h = (v * NVFP4_GLOBAL_FOLD).to(torch.float16).view(torch.int16).to(torch.int32)
+    return ((h >> 7) & 0xFF).to(torch.uint8)
+
+
+def nvfp4_scale_bytes_value(b: torch.Tensor) -> torch.Tensor:
+    """Inverse of :func:`nvfp4_scale_bytes` (float32 scale values)."""
+    return ((b.to(torch.int32) << 7).to(torch.int16)).view(torch.float16).to(torch.float32) / NVFP4_GLOBAL_FOLD
+
+
+def prepare_nvfp4_scales(s_bits: torch.Tensor) -> torch.Tensor:
+    """NVFP4 e4m3fn scale bits uint8 [K / 16, N] -> prepared bytes uint8 [K / 16, N] in the
+    kernel's column order (the same 8x8 transpose as 16-bit scales, one byte each)."""
+    if s_bits.dim() != 2:
+        raise ValueError(f"scales must be [num_groups, N], got {tuple(s_bits.shape)}")
+    return prepare_scales(nvfp4_scale_bytes(s_bits))
+
+
+def prepare_nvfp4_global_scale(global_scale) -> torch.Tensor:
+    """The checkpoint's per-tensor float32 scale -> the kernel's: times 2^7, float32 [1]."""
+    g = torch.as_tensor(global_scale, dtype=torch.float32).reshape(1)
+    return g * NVFP4_GLOBAL_FOLD
+
+
+def nvfp4_zero_codes_of_zero_scales(codes: torch.Tensor, s_bits: torch.Tensor) -> torch.Tensor:
+    """Codes [K, N] with the codes of every group whose scale is 0 set to 0 (their weight is 0
+    either way; the bf16 kernel widens a zero scale byte to 2^97, so the code must be 0)."""
+    K, N = codes.shape
+    zero = s_bits.view(torch.float8_e4m3fn).to(torch.float32) == 0  # [K / 16, N]
+    zero = zero.repeat_interleave(K // s_bits.shape[0], dim=0)
+    return torch.where(zero, torch.zeros_like(codes), codes)
+
+
+def prepare_mxfp4_scales(e8m0: torch.Tensor) -> torch.Tensor:
+    """MXFP4 e8m0 exponents uint8 [K / 32, N] (scale 2^(e - 127)) -> prepared bytes e + 64 in
+    the kernel's column order. Exponents above 190 (scales above 2^63) are refused; the
+    products stay exact for e >= 64 (scales >= 2^-63)."""
+    if e8m0.dim() != 2:
+        raise ValueError(f"scales must be [num_groups, N], got {tuple(e8m0.shape)}")
+    e = e8m0.to(torch.int32)
+    if bool((e > 254 - MXFP4_BYTE_OFFSET).any()):
+        raise ValueError(f"MXFP4 scale exponents above {254 - MXFP4_BYTE_OFFSET} (2^63) are not supported")
+    return prepare_scales((e + MXFP4_BYTE_OFFSET).to(torch.uint8))

@@ -7,6 +7,7 @@ import sys
 import torch
 
 from cases import Scheme, check, make
+from cases_fp import FpScheme, check_fp, make_fp
 
 CASES = [
     (Scheme("gptq4", "fp16", 128), 256, 384, [1, 33]),
@@ -15,6 +16,15 @@ CASES = [
     (Scheme("gptq8", "bf16", 64, "sorted"), 128, 320, [65]),
     (Scheme("awq", "fp16", 32), 128, 320, [1, 40]),
     (Scheme("hqq", "fp16", 64), 256, 192, [20]),
+]
+
+# floating-point weights (issue 4 part A): FP8 per channel / g128, NVFP4, MXFP4
+FP_CASES = [
+    (FpScheme("fp8", "fp16", 128), 256, 384, [1, 33]),
+    (FpScheme("fp8", "bf16", -1), 192, 1040, [7]),
+    (FpScheme("nvfp4", "fp16", 16), 128, 1040, [1, 40]),
+    (FpScheme("nvfp4", "bf16", 16), 256, 320, [100]),
+    (FpScheme("mxfp4", "bf16", 32), 128, 2112, [5, 65]),
 ]
 
 
@@ -28,6 +38,11 @@ def main() -> int:
         p = make(s, n, k)
         for m in ms:
             err = check(p, m, repeat=False)
+            print(f"{s.id} M={m} N={n} K={k} rel_err={err:.2e}", flush=True)
+    for s, n, k, ms in FP_CASES:
+        p = make_fp(s, n, k)
+        for m in ms:
+            err = check_fp(p, m, repeat=False)
             print(f"{s.id} M={m} N={n} K={k} rel_err={err:.2e}", flush=True)
     run_a8()
     torch.cuda.synchronize()
@@ -54,7 +69,6 @@ def run_a8() -> None:
         for m in ms:
             err = check_a8(p, m, repeat=False)
             print(f"{s.id} M={m} N={n} K={k} rel_err={err:.2e}", flush=True)
-
 
 
 if __name__ == "__main__":

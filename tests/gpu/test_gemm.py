@@ -81,7 +81,7 @@ def test_errors_are_clear():
     # no instantiated kernel for a forced config that is not in the default set
     with pytest.raises(MarlinError, match="no kernel.*built for archs"):
         cases.run_gemm(p, a, c, thread_k=64, thread_n=256)
-    fp8 = cases.Packed(p.scheme, 256, 512, p.b, p.scales, p.w_ref, cases.TYPE_ID["kFE4M3fn"])
+    fp8 = cases.Packed(p.scheme, 256, 512, p.b, p.scales, p.w_ref, cases.TYPE_ID["kFE2M1f"])  # fp4 needs byte scales
     with pytest.raises(MarlinError, match="unsupported type combination"):
         cases.run_gemm(fp8, a, c)
 

@@ -24,6 +24,26 @@ KERNELS = [
     ("kFloat16", "kU8B128", 128, 1, 8, 4, "false", 2, -1, "false"),
 ]
 
+# floating-point weights (issue 4 part A), with their scale types
+FP_KERNELS = [
+    # a, b, s, threads, m_blocks, n_blocks, k_blocks, m8, stages, group_blocks
+    ("kFloat16", "kFE4M3fn", "kFloat16", 256, 1, 8, 8, "true", 4, -1),
+    ("kBFloat16", "kFE4M3fn", "kBFloat16", 128, 2, 8, 4, "false", 4, 8),
+    ("kFloat16", "kFE2M1f", "kFE4M3fn", 256, 4, 16, 4, "false", 4, 1),
+    ("kBFloat16", "kFE2M1f", "kFE4M3fn", 128, 1, 4, 8, "false", 4, 1),
+    ("kBFloat16", "kFE2M1f", "kFE8M0fnu", 256, 3, 16, 4, "false", 4, 2),
+]
+# the sm75 family's FP instances (2 stages, fp16), compiled for compute_75
+FP_KERNELS_SM75 = [
+    ("kFloat16", "kFE4M3fn", "kFloat16", 128, 2, 8, 4, "false", 2, 8),
+    ("kFloat16", "kFE2M1f", "kFE4M3fn", 256, 1, 8, 8, "true", 2, 1),
+]
+
+
+def _fp_instances(kernels) -> list[str]:
+    return [f"template __global__ void Marlin<{a}, {b}, {a}, {s}, {th}, {mb}, {nb}, {kb}, {m8}, {st}, {gb}, "
+            f"false>(MARLIN_KERNEL_PARAMS);" for a, b, s, th, mb, nb, kb, m8, st, gb in kernels]
+
 SELECTOR = r"""
 #pragma once
 #include "marlin/kernel.h"
@@ -51,6 +71,7 @@ def test_kernels_compile_and_c_abi(tmp_path):
     for a, b, th, mb, nb, kb, m8, st, gb, zf in KERNELS:
         lines.append(f"template __global__ void Marlin<{a}, {b}, {a}, {a}, {th}, {mb}, {nb}, {kb}, {m8}, {st}, "
                      f"{gb}, {zf}>(MARLIN_KERNEL_PARAMS);")
+    lines += _fp_instances(FP_KERNELS)
     # later-issue combinations must still compile (to a trap)
     lines.append("template __global__ void Marlin<kS8, kU4B8, kFloat16, kFloat16, 128, 2, 8, 4, false, 4, -1, "
                  "false>(MARLIN_KERNEL_PARAMS);")
@@ -86,6 +107,15 @@ def test_kernels_compile_and_c_abi(tmp_path):
                             max_m_blocks=-1, max_slices=-1)
     assert dll.marlin_gemm(ctypes.byref(args), None) != 0
     assert b"unsupported type combination a=fe4m3fn" in dll.marlin_last_error()
+    # floating-point weights: MXFP4 is bf16-only, NVFP4 needs its global scale
+    args.a_type = args.c_type = TYPE_ID["kFloat16"]
+    args.b_type, args.s_type = TYPE_ID["kFE2M1f"], TYPE_ID["kFE8M0fnu"]
+    assert dll.marlin_gemm(ctypes.byref(args), None) != 0
+    assert b"unsupported type combination a=float16 b=fe2m1f c=float16 s=fe8m0fnu" in dll.marlin_last_error()
+    args.s_type = TYPE_ID["kFE4M3fn"]
+    assert dll.marlin_gemm(ctypes.byref(args), None) != 0
+    assert b"needs global_scale" in dll.marlin_last_error()
+    args.b_type = TYPE_ID["kU4B8"]
     args.a_type = args.c_type = args.s_type = TYPE_ID["kFloat16"]
     args.n = 250
     assert dll.marlin_gemm(ctypes.byref(args), None) != 0
@@ -95,3 +125,16 @@ def test_kernels_compile_and_c_abi(tmp_path):
     assert b"k = 520 must be a multiple of 16" in dll.marlin_last_error()
     assert dll.marlin_repack_gptq(None, None, None, 16, 64, 5, None) != 0
     assert b"num_bits = 5" in dll.marlin_last_error()
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
+def test_fp_kernels_compile_for_sm75(tmp_path):
+    """The sm75 family's FP8 / NVFP4 kernels (2 stages, synchronous copies, m16n8k8) compile."""
+    src = tmp_path / "k75.cu"
+    src.write_text("\n".join(['#include "marlin/marlin_template.cuh"', "namespace marlin {", "using namespace type_id;",
+                              *_fp_instances(FP_KERNELS_SM75), "}"]) + "\n")
+    flags = list(FLAGS)
+    flags[flags.index("-gencode") + 1] = "arch=compute_75,code=compute_75"
+    proc = subprocess.run([NVCC, *flags, f"-I{ROOT / 'csrc' / 'include'}", "-c", str(src), "-o",
+                           str(tmp_path / "k75.o")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]

@@ -49,6 +49,9 @@ typedef struct marlin_gemm_args {
   /* tuning / testing: -1 = automatic. thread_k/thread_n force a thread config,
    * max_m_blocks caps thread_m_blocks (1..4), max_slices caps the split-K factor */
   int32_t thread_k, thread_n, max_m_blocks, max_slices;
+  /* NVFP4 (b = fe2m1f with fe4m3fn scales): float32 [1] per-tensor global scale, prepared
+   * (ops.prepare_nvfp4: the checkpoint's global scale times 2^7); NULL for every other format */
+  const float* global_scale;
 } marlin_gemm_args;
 
 /* C = A @ dequant(B) (+ bias). */

@@ -118,4 +118,70 @@ __device__ __forceinline__ void dequant_8bit(uint32_t w0, uint32_t w1, int bias,
   }
 }
 
+// ---- floating-point weights (FP8 e4m3fn, FP4 e2m1) and their byte scales ---------------
+//
+// Exponent-bias trick: the sign bit is kept in place and the exponent+mantissa bits are
+// shifted under the 16-bit float's exponent/mantissa fields. The result is the code's value
+// times a fixed power of two, for normals and subnormals alike (the code's subnormals land on
+// the target's subnormals, or on its normals with the same factor):
+//   e4m3 -> fp16: x 2^-8    e4m3 -> bf16: x 2^-120
+//   e2m1 -> fp16: x 2^-14   e2m1 -> bf16: x 2^-126
+// The host folds the inverse factor into the scales (FP8) or the fp32 epilogue factor
+// (NVFP4 global scale, MXFP4 constant); see docs/kernel.md. e4m3's NaN codes (0x7f / 0xff)
+// come out as +-448 x the factor: weights must be finite.
+
+// e4m3 bytes sitting at bits 8..15 and 24..31 of u -> the 16-bit float pair (low, high)
+template <bool bf16>
+__device__ __forceinline__ uint32_t fp8_pair_hi_bytes(uint32_t u) {
+  constexpr int sh = bf16 ? 4 : 1;
+  return (u & 0x80008000u) | ((u & 0x7f007f00u) >> sh);
+}
+
+// 8-bit tile layout (natural byte order): w0 = [v0,v1,v2,v3] (column c), w1 = [v4..v7] (c+8)
+template <bool bf16>
+__device__ __forceinline__ void dequant_fp8(uint32_t w0, uint32_t w1, uint32_t (&f)[2][2]) {
+  // prmt 0x1000 puts bytes 0 / 1 at bits 8..15 / 24..31; 0x3020 does so for bytes 2 / 3
+  f[0][0] = fp8_pair_hi_bytes<bf16>(__byte_perm(w0, 0u, 0x1000));
+  f[0][1] = fp8_pair_hi_bytes<bf16>(__byte_perm(w0, 0u, 0x3020));
+  f[1][0] = fp8_pair_hi_bytes<bf16>(__byte_perm(w1, 0u, 0x1000));
+  f[1][1] = fp8_pair_hi_bytes<bf16>(__byte_perm(w1, 0u, 0x3020));
+}
+
+// e2m1 nibbles at bits 12..15 and 28..31 of u -> the 16-bit float pair
+template <bool bf16>
+__device__ __forceinline__ uint32_t fp4_pair_top_nibbles(uint32_t u) {
+  constexpr int sh = bf16 ? 6 : 3;
+  return (u & 0x80008000u) | ((u & 0x70007000u) >> sh);
+}
+
+// 4-bit tile layout: nibble i = v[ORDER4[i]], so the low half holds (v0, v2, v4, v6) and the
+// high half (v1, v3, v5, v7), nibble by nibble from bit 0.
+template <bool bf16>
+__device__ __forceinline__ void dequant_fp4(uint32_t x, uint32_t (&f)[2][2]) {
+  f[0][0] = fp4_pair_top_nibbles<bf16>(x << 12);
+  f[0][1] = fp4_pair_top_nibbles<bf16>(x << 8);
+  f[1][0] = fp4_pair_top_nibbles<bf16>(x << 4);
+  f[1][1] = fp4_pair_top_nibbles<bf16>(x);
+}
+
+// Byte scales (NVFP4, MXFP4): byte `idx` of `word` -> the 16-bit pair (s, s).
+//   NVFP4 (prepared e5m3 byte = the fp16 bits 7..14 of e4m3 scale x 2^7, never negative):
+//     fp16: byte << 7 = scale x 2^7 exactly. bf16: (byte << 4) | 0x7000 puts the same 5-bit
+//     exponent under bf16's with +224: scale x 2^119 (a zero byte would give 2^97: the
+//     packer zeroes the codes of zero-scale groups, so that product stays 0).
+//   MXFP4 (prepared byte = e8m0 exponent + 64), bf16 only: byte << 7 = 2^(e - 63).
+// (idx is a constant after the caller's loops unroll)
+template <ScalarTypeId s_type, bool bf16>
+__device__ __forceinline__ uint32_t byte_scale_pair(uint32_t word, int idx) {
+  if constexpr (s_type == type_id::kFE4M3fn && !bf16) {
+    // bytes [0, b, 0, b], >> 1: b at bits 7..14 of each half
+    return __byte_perm(word, 0u, 0x0404 + idx * 0x1010) >> 1;
+  } else if constexpr (s_type == type_id::kFE4M3fn) {
+    return (__byte_perm(word, 0u, 0x4040 + idx * 0x0101) << 4) | 0x70007000u;
+  } else {
+    static_assert(s_type == type_id::kFE8M0fnu && bf16, "e8m0 scales are bf16 only");
+    return __byte_perm(word, 0u, 0x4040 + idx * 0x0101) << 7;
+  }
+}
+
 }  // namespace marlin

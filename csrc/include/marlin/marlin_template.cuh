@@ -36,14 +36,21 @@ constexpr bool body_supported() {
   constexpr bool gb_ok = group_blocks == -1 || group_blocks == 0 || group_blocks == 1 || group_blocks == 2 ||
                          group_blocks == 4 || group_blocks == 8 || group_blocks == 16;
   constexpr bool zp_act_order = b == type_id::kU4 && group_blocks == 0;
-  return a16 && bint && c == a && s == a && zpf_ok && gb_ok && !zp_act_order;
+  // floating-point weights (issue 4 part A): FP8 with 16-bit scales (per channel or grouped),
+  // NVFP4 (e4m3 scale per 16 rows), MXFP4 (e8m0 scale per 32 rows, bf16 only)
+  constexpr bool fp8w = b == type_id::kFE4M3fn && s == a && group_blocks != 0;
+  constexpr bool nvfp4 = b == type_id::kFE2M1f && s == type_id::kFE4M3fn && group_blocks == 1;
+  constexpr bool mxfp4 =
+      b == type_id::kFE2M1f && s == type_id::kFE8M0fnu && a == type_id::kBFloat16 && group_blocks == 2;
+  constexpr bool fpw = a16 && c == a && !is_zp_float && gb_ok && (fp8w || nvfp4 || mxfp4);
+  return (a16 && bint && c == a && s == a && zpf_ok && gb_ok && !zp_act_order) || fpw;
 }
 
 namespace detail {
 
-template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, int threads, int thread_m_blocks,
-          int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages, int group_blocks,
-          bool is_zp_float>
+template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId s_type_id, int threads,
+          int thread_m_blocks, int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages,
+          int group_blocks, bool is_zp_float>
 __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   using F = Float16Type<a_type_id>;
   using T = typename F::T;
@@ -53,6 +60,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   constexpr bool has_zp = b_type_id == type_id::kU4;
   constexpr bool int_zp = has_zp && !is_zp_float;
   constexpr int fixed_bias = b_type_id == type_id::kU4B8 ? 8 : (b_type_id == type_id::kU8B128 ? 128 : 0);
+  // floating-point weights: codes dequantized by the exponent-bias trick (dequant.cuh);
+  // NVFP4 / MXFP4 scales are one byte each (prepared layout, docs/kernel.md)
+  constexpr bool b_fp = b_type_id == type_id::kFE4M3fn || b_type_id == type_id::kFE2M1f;
+  constexpr bool s_byte = s_type_id == type_id::kFE4M3fn || s_type_id == type_id::kFE8M0fnu;
+  constexpr bool nvfp4 = b_type_id == type_id::kFE2M1f && s_type_id == type_id::kFE4M3fn;
+  constexpr bool mxfp4 = s_type_id == type_id::kFE8M0fnu;
   constexpr int MB = thread_m_blocks;
   constexpr int BM = m_block_size_8 ? 8 : 16 * MB;  // staged A rows
   constexpr int BN = 16 * thread_n_blocks;
@@ -160,12 +173,25 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       int4* ss = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes);
       const int g0 = group_blocks > 0 ? k0 / (16 * group_blocks) : 0;
       constexpr int CH_ROW = BN / 8;
-      for (int i = tid; i < SROWS * CH_ROW; i += threads) {
-        const int r = i / CH_ROW, cc = i % CH_ROW;
-        const int g = g0 + r;
-        const bool pred = g < p.num_groups;
-        const T* src = pred ? S + (size_t)g * prob_n + n_base + cc * 8 : S;
-        ptx::cp_async16(ss + i, src, pred);
+      if constexpr (s_byte) {
+        // one byte per scale: BN / 16 chunks per row (the smem model reserves 2 bytes each)
+        const char* S8 = reinterpret_cast<const char*>(p.scales);
+        constexpr int BCH_ROW = BN / 16;
+        for (int i = tid; i < SROWS * BCH_ROW; i += threads) {
+          const int r = i / BCH_ROW, cc = i % BCH_ROW;
+          const int g = g0 + r;
+          const bool pred = g < p.num_groups;
+          const char* src = pred ? S8 + (size_t)g * prob_n + n_base + cc * 16 : S8;
+          ptx::cp_async16(ss + i, src, pred);
+        }
+      } else {
+        for (int i = tid; i < SROWS * CH_ROW; i += threads) {
+          const int r = i / CH_ROW, cc = i % CH_ROW;
+          const int g = g0 + r;
+          const bool pred = g < p.num_groups;
+          const T* src = pred ? S + (size_t)g * prob_n + n_base + cc * 8 : S;
+          ptx::cp_async16(ss + i, src, pred);
+        }
       }
       if constexpr (has_zp) {
         int4* sz = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes);
@@ -216,6 +242,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     uint32_t fa[MB][4];
     uint32_t bq[8];
     T sv[8];
+    uint32_t sbyte[2];  // byte scales (NVFP4 / MXFP4), same column order as sv
     T zf[8];
     int zi[8];
     int4 sga[4];
@@ -263,10 +290,17 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       // (stored transposed so that they are contiguous)
       if constexpr (group_blocks != 0) {
         const int srow = SROWS > 1 ? ks / group_blocks : 0;
-        const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + warp_n * 64 + 8 * (lane / 4));
-        const T* sp = reinterpret_cast<const T*>(&s4);
+        if constexpr (s_byte) {
+          const uint2 s2b = *reinterpret_cast<const uint2*>(reinterpret_cast<const unsigned char*>(ss) + srow * BN +
+                                                            warp_n * 64 + 8 * (lane / 4));
+          fr.sbyte[0] = s2b.x;
+          fr.sbyte[1] = s2b.y;
+        } else {
+          const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + warp_n * 64 + 8 * (lane / 4));
+          const T* sp = reinterpret_cast<const T*>(&s4);
 #pragma unroll
-        for (int j = 0; j < 8; ++j) fr.sv[j] = sp[j];
+          for (int j = 0; j < 8; ++j) fr.sv[j] = sp[j];
+        }
         if constexpr (has_zp) {
           const char* zbase = base + SM.a_bytes + SM.b_bytes + SM.s_bytes;
           if constexpr (is_zp_float) {
@@ -307,14 +341,23 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         uint32_t fb[2][2];
         const int bias_c = int_zp ? fr.zi[2 * w] : fixed_bias;
         const int bias_c8 = int_zp ? fr.zi[2 * w + 1] : fixed_bias;
-        if constexpr (bits == 4) {
+        if constexpr (b_fp && bits == 4) {
+          dequant_fp4<bf16>(fr.bq[w], fb);
+        } else if constexpr (b_fp) {
+          dequant_fp8<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fb);
+        } else if constexpr (bits == 4) {
           dequant_4bit<bf16>(fr.bq[w], bias_c, bias_c8, fb);
         } else {
           dequant_8bit<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fixed_bias, fb);
         }
 #pragma unroll
         for (int j = 0; j < 2; ++j) {
-          if constexpr (group_blocks != 0) {
+          if constexpr (s_byte) {
+            // column 2w + j: byte (2w + j) % 4 of word (2w + j) / 4
+            const T2 s2 = F::from_bits(byte_scale_pair<s_type_id, bf16>(fr.sbyte[w / 2], (2 * w + j) % 4));
+#pragma unroll
+            for (int h = 0; h < 2; ++h) fb[j][h] = bits_of(__hmul2(F::from_bits(fb[j][h]), s2));
+          } else if constexpr (group_blocks != 0) {
             const T2 s2 = T2{fr.sv[2 * w + j], fr.sv[2 * w + j]};
             if constexpr (is_zp_float) {
               // (q - z) * s = q * s + (-z * s)
@@ -393,6 +436,18 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             acc[mb][j][3] += v.w;
           }
     }
+  }
+
+  // FP4 weights: the fp32 factor the dequant left out (NVFP4: the prepared global scale,
+  // which includes 2^7; MXFP4: 2^62), applied before any rounding to 16 bits
+  if constexpr (nvfp4 || mxfp4) {
+    const float gs = nvfp4 ? __ldg(p.global_scale) : 4611686018427387904.0f;  // 2^62
+#pragma unroll
+    for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+      for (int j = 0; j < 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[mb][j][e] *= gs;
   }
 
   // C[row, col:col+2] = (v0, v1) + bias, rows >= prob_m skipped
@@ -516,8 +571,8 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
     } else
 #endif
     {
-      detail::marlin_body<a_type_id, b_type_id, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks,
-                          m_block_size_8, stages, group_blocks, is_zp_float>(params);
+      detail::marlin_body<a_type_id, b_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks,
+                          thread_k_blocks, m_block_size_8, stages, group_blocks, is_zp_float>(params);
     }
   } else if constexpr (a8_body_supported<a_type_id, b_type_id, c_type_id, s_type_id, group_blocks, is_zp_float>()) {
     // 8-bit activations: marlin_a8.cuh (arch guards inside)

@@ -59,8 +59,11 @@ def _aligned(name: str, t: torch.Tensor, nbytes: int = 16) -> None:
 def check_gemm(a: torch.Tensor, b: torch.Tensor, scales: torch.Tensor, b_type_id: int, size_n: int,
                zp: Optional[torch.Tensor] = None, g_idx: Optional[torch.Tensor] = None,
                perm: Optional[torch.Tensor] = None, bias: Optional[torch.Tensor] = None,
-               is_zp_float: bool = False) -> None:
-    """Raise InvalidInput unless the 16-bit-activation GEMM can run on these tensors."""
+               is_zp_float: bool = False, s_type_id: int = -1,
+               global_scale: Optional[torch.Tensor] = None) -> None:
+    """Raise InvalidInput unless the 16-bit-activation GEMM can run on these tensors.
+    ``s_type_id`` -1 means scales in a's dtype; kFE4M3fn (NVFP4) / kFE8M0fnu (MXFP4) take the
+    prepared uint8 scale bytes (ops.prepare_nvfp4 / prepare_mxfp4)."""
     _tensor("a", a, FLOAT16, 2)
     M, K = a.shape
     if a.stride(1) != 1:
@@ -83,8 +86,20 @@ def check_gemm(a: torch.Tensor, b: torch.Tensor, scales: torch.Tensor, b_type_id
     _contiguous("b", b)
     _aligned("b", b)
 
-    _tensor("scales", scales, FLOAT16, 2)
-    if scales.dtype != a.dtype:
+    byte_scales = s_type_id in (TYPE_ID["kFE4M3fn"], TYPE_ID["kFE8M0fnu"])
+    if s_type_id not in (-1, TYPE_ID["kFloat16"], TYPE_ID["kBFloat16"]) and not byte_scales:
+        _fail(f"s_type {_name(s_type_id)} is not a scale type of the 16-bit-activation kernels")
+    if byte_scales:
+        if b_type_id != TYPE_ID["kFE2M1f"]:
+            _fail(f"{_name(s_type_id)} scales go with kFE2M1f weights (NVFP4 / MXFP4), not {_name(b_type_id)}")
+        if s_type_id == TYPE_ID["kFE8M0fnu"] and a.dtype != torch.bfloat16:
+            _fail("MXFP4 (kFE8M0fnu scales) needs bfloat16 activations")
+        _tensor("scales", scales, (torch.uint8,), 2)
+    elif b_type_id == TYPE_ID["kFE2M1f"]:
+        _fail("kFE2M1f weights need s_type kFE4M3fn (NVFP4) or kFE8M0fnu (MXFP4) byte scales")
+    else:
+        _tensor("scales", scales, FLOAT16, 2)
+    if not byte_scales and scales.dtype != a.dtype:
         _fail(f"scales must have a's dtype ({str(a.dtype).removeprefix('torch.')}), got "
               f"{str(scales.dtype).removeprefix('torch.')}")
     G = scales.shape[0]
@@ -94,6 +109,21 @@ def check_gemm(a: torch.Tensor, b: torch.Tensor, scales: torch.Tensor, b_type_id
         _fail(f"{G} scale groups do not split K = {K} into groups of a multiple of 16 rows")
     _contiguous("scales", scales)
     _aligned("scales", scales)
+    fp_groups = {TYPE_ID["kFE4M3fn"]: 16, TYPE_ID["kFE8M0fnu"]: 32}.get(s_type_id)
+    if fp_groups and K // G != fp_groups:
+        _fail(f"{_name(s_type_id)} scales must cover {fp_groups} rows each ([K / {fp_groups}, N]), got {G} groups "
+              f"for K = {K}")
+    nvfp4 = s_type_id == TYPE_ID["kFE4M3fn"]
+    if nvfp4 and global_scale is None:
+        _fail("NVFP4 needs global_scale (ops.prepare_nvfp4)")
+    if not nvfp4 and global_scale is not None:
+        _fail("global_scale is only used with NVFP4 (kFE2M1f weights, kFE4M3fn scales)")
+    if global_scale is not None:
+        _tensor("global_scale", global_scale, (torch.float32,), global_scale.dim())
+        if global_scale.numel() != 1:
+            _fail(f"global_scale must hold one float32 value, got {global_scale.numel()}")
+    if b_type_id in (TYPE_ID["kFE4M3fn"], TYPE_ID["kFE2M1f"]) and g_idx is not None:
+        _fail("act-order (g_idx) is not supported with floating-point weights")
 
     has_zp = b_type_id in (TYPE_ID["kU4"], TYPE_ID.get("kU8"))
     if has_zp and zp is None:
@@ -132,6 +162,7 @@ def check_gemm(a: torch.Tensor, b: torch.Tensor, scales: torch.Tensor, b_type_id
 
     if not a.is_cuda:
         _fail(f"a must be on a CUDA device, got {a.device}")
-    for name, t in (("b", b), ("scales", scales), ("zp", zp), ("g_idx", g_idx), ("perm", perm), ("bias", bias)):
+    for name, t in (("b", b), ("scales", scales), ("zp", zp), ("g_idx", g_idx), ("perm", perm), ("bias", bias),
+                    ("global_scale", global_scale)):
         if t is not None and t.device != a.device:
             _fail(f"{name} is on {t.device} but a is on {a.device}: all tensors must be on one device")

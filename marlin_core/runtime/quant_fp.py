@@ -71,9 +71,13 @@ def quantize_fp8(w: torch.Tensor, group_size: int = -1, dtype: torch.dtype = tor
     w = w.to(torch.float32)
     K, N = w.shape
     wg = _grouped(w, group_size)
-    scales = (wg.abs().amax(1) / FP8_MAX).clamp_min(1e-12).to(dtype)
+    # A scale that is 0 in `dtype` (an all-zero group, or one so small that amax / 448
+    # underflows fp16) would make w / s NaN: use dtype's smallest normal there (the codes are
+    # then 0). w / s is clamped to +-448 because rounding s to dtype can push it just past.
+    scales = (wg.abs().amax(1) / FP8_MAX).to(dtype)
+    scales = torch.where(scales > 0, scales, torch.full_like(scales, torch.finfo(dtype).tiny))
     s = scales.to(torch.float32)[:, None]
-    q = e4m3_bits(wg / s)
+    q = e4m3_bits((wg / s).clamp(-FP8_MAX, FP8_MAX))
     w_ref = (e4m3_value(q) * s).reshape(K, N)
     return FloatQuantizedWeight("fp8", group_size, q.reshape(K, N), scales, w_ref)
 

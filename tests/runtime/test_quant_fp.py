@@ -73,3 +73,26 @@ def test_act_int8_and_fp8_per_token():
     f = qf.quantize_act_fp8(a)
     assert torch.allclose(f.scales, torch.tensor([127.0 / 448, 0.5 / 448]))
     assert f.a_ref[0, 1] == pytest.approx(-127.0) and f.q.dtype == torch.float8_e4m3fn
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_fp8_zero_and_tiny_groups_stay_finite(dtype):
+    """An all-zero group, and one whose amax / 448 underflows fp16, used to give a 0 scale and
+    NaN codes (w / 0) in float16."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(256, 64, generator=g) * 0.05
+    w[:, 3] = 0.0
+    w[:128, 5] = 1e-9
+    r = qf.quantize_fp8(w, 128, dtype)
+    assert torch.isfinite(r.w_ref).all() and (r.scales > 0).all()
+    assert (r.w_ref[:, 3] == 0).all() and (qf.e4m3_value(r.q[:, 3]) == 0).all()
+    assert not torch.isnan(qf.e4m3_value(r.q)).any()
+    assert ((r.w_ref - w).norm() / w.norm()).item() < 0.04
+
+
+def test_fp8_codes_saturate_when_the_rounded_scale_is_smaller():
+    # amax / 448 rounded down in bf16: w / s slightly above 448 must encode as 448, not NaN
+    w = torch.zeros(128, 64)
+    w[0, :] = 448.0 * 1.00390625 * torch.arange(1, 65) / 64 * 3.3
+    r = qf.quantize_fp8(w, -1, torch.bfloat16)
+    assert qf.e4m3_value(r.q).abs().max().item() <= 448.0 and not torch.isnan(qf.e4m3_value(r.q)).any()

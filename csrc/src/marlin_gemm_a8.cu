@@ -232,7 +232,13 @@ int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t strea
       }
     }
     const Cand& cd = cands[pick];
-    if (ensure_smem(device, cd.fn, cd.sm.total)) return 1;
+    if (ensure_smem(device, cd.fn, cd.sm.total)) {
+      if (a_t == kFE4M3fn && cc != 89 && cc / 10 != 12)
+        return fail("%s; the fp8-activation kernels are the sm89 family: on compute capability %d.%d they load only "
+                    "from compute_89 PTX (build with the arch list \"8.9+PTX,...\")",
+                    last_error().c_str(), dev.cc_major, dev.cc_minor);
+      return 1;
+    }
 
     KernelParams p{};
     p.A = A;

@@ -168,3 +168,22 @@ def test_errors_a8():
     args.b_type = TYPE_ID["kU8B128"]
     with pytest.raises(MarlinError, match="unsupported type combination a=s8 b=u8b128"):
         library.check(a8._lib().marlin_gemm_a8(ctypes.byref(args), ctypes.c_void_p(asc.data_ptr()), None))
+
+
+def test_strided_a_a8():
+    """A as a view with row stride > K (lda = 704, a multiple of 16) and an offset start, with
+    M chunks of 64 rows plus a remainder (the per-token scales advance with the rows)."""
+    if FORCE2:
+        pytest.skip("stages forced")
+    s = SchemeA8("int8", "awq", "bf16", 64)
+    p = make_a8(s, 256, 640)
+    big_q, _, _ = activations_a8(300, 704, "int8")
+    a = big_q[3:3 + 261, 16:16 + 640]
+    assert a.stride(0) == 704 and a.data_ptr() % 16 == 0
+    asc = (torch.rand(261, device="cuda") + 0.5) * 0.01
+    ref = (a.float() * asc[:, None]) @ p.w_ref
+    c = torch.full((261, 256), float("nan"), dtype=torch.bfloat16, device="cuda")
+    run_gemm_a8(p, a, asc, c)
+    torch.cuda.synchronize()
+    assert not torch.isnan(c).any()
+    assert ((c.float() - ref).norm() / ref.norm()).item() < 1e-2

@@ -136,26 +136,26 @@ __device__ __forceinline__ float e8m0_scale(uint32_t e) {
   return s * 64.0f;
 }
 
-// 16 scales of a lane from the a8 scale layout (docs/kernel.md): element 2 j + e is the scale of
-// column 8 j + 2 (lane % 4) + e of the warp's 64 columns.
+// Raw scale words of a lane (8 words for 16-bit scales, 4 for e8m0) and the float pair of n8 tile
+// j (columns 8 j + 2 t and 8 j + 2 t + 1), converted where it is used (fewer live registers).
 template <ScalarTypeId s_type_id>
-__device__ __forceinline__ void load_scales16(const void* src, float (&sv)[16]) {
+__device__ __forceinline__ void load_scale_words(const void* src, uint32_t (&w)[8]) {
+  const uint4 v0 = reinterpret_cast<const uint4*>(src)[0];
+  w[0] = v0.x, w[1] = v0.y, w[2] = v0.z, w[3] = v0.w;
+  if constexpr (s_type_id != type_id::kFE8M0fnu) {
+    const uint4 v1 = reinterpret_cast<const uint4*>(src)[1];
+    w[4] = v1.x, w[5] = v1.y, w[6] = v1.z, w[7] = v1.w;
+  }
+}
+
+template <ScalarTypeId s_type_id>
+__device__ __forceinline__ float2 scale_pair(const uint32_t (&w)[8], int j) {
   if constexpr (s_type_id == type_id::kFE8M0fnu) {
-    const uint4 v = *reinterpret_cast<const uint4*>(src);
-    const uint32_t w[4] = {v.x, v.y, v.z, v.w};
-#pragma unroll
-    for (int i = 0; i < 16; ++i) sv[i] = e8m0_scale((w[i / 4] >> (8 * (i % 4))) & 0xff);
+    const uint32_t h = w[j / 2] >> (16 * (j % 2));
+    return make_float2(e8m0_scale(h & 0xff), e8m0_scale((h >> 8) & 0xff));
   } else {
     using F = Float16Type<s_type_id>;
-    const uint4 v0 = reinterpret_cast<const uint4*>(src)[0];
-    const uint4 v1 = reinterpret_cast<const uint4*>(src)[1];
-    const uint32_t w[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const float2 f = F::to_floats(F::from_bits(w[i]));
-      sv[2 * i] = f.x;
-      sv[2 * i + 1] = f.y;
-    }
+    return F::to_floats(F::from_bits(w[j]));
   }
 }
 
@@ -341,14 +341,16 @@ __device__ __forceinline__ void marlin_body_a8(const KernelParams& p) {
         const uint32_t* sz = reinterpret_cast<const uint32_t*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes);
         zw = sz[srow * (BN / 8) + warp_n * 8 + g_lane];  // nibble j: zero point of n8 tile j's column
       }
-      float sv[16];
+      uint32_t sw[8];
       if constexpr (grouped)
-        a8::load_scales16<s_type_id>(base + SM.a_bytes + SM.b_bytes + (srow * BN + warp_n * 64 + 16 * t_lane) * S_BYTES,
-                                     sv);
+        a8::load_scale_words<s_type_id>(
+            base + SM.a_bytes + SM.b_bytes + (srow * BN + warp_n * 64 + 16 * t_lane) * S_BYTES, sw);
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
         const uint32_t z = has_zp ? (zw >> (4 * j)) & 0xfu : fixed_zp;
         uint32_t b[2];
+        float2 s2 = make_float2(0.f, 0.f);
+        if constexpr (grouped) s2 = a8::scale_pair<s_type_id>(sw, j);
         if constexpr (fp4w) {
           a8::weights_e4m3_fp4(bq[j], b);
         } else if constexpr (fp8) {
@@ -366,14 +368,14 @@ __device__ __forceinline__ void marlin_body_a8(const KernelParams& p) {
               float d[4];
               a8::mma_e4m3(fa[mb], b, zero, d);
 #pragma unroll
-              for (int e = 0; e < 4; ++e) acc0[mb][j][e] = fmaf(d[e], sv[2 * j + (e & 1)], acc0[mb][j][e]);
+              for (int e = 0; e < 4; ++e) acc0[mb][j][e] = fmaf(d[e], e & 1 ? s2.y : s2.x, acc0[mb][j][e]);
             } else {
               const int zero[4] = {0, 0, 0, 0};
               int d[4];
               a8::mma_s8(fa[mb], b, zero, d);
 #pragma unroll
               for (int e = 0; e < 4; ++e)
-                acc0[mb][j][e] = fmaf(__int2float_rn(d[e]), sv[2 * j + (e & 1)], acc0[mb][j][e]);
+                acc0[mb][j][e] = fmaf(__int2float_rn(d[e]), e & 1 ? s2.y : s2.x, acc0[mb][j][e]);
             }
           } else {
             if constexpr (fp8) {
@@ -420,14 +422,16 @@ __device__ __forceinline__ void marlin_body_a8(const KernelParams& p) {
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[mb][j][e] = float(acc0[mb][j][e]);
   } else {
-    float sv[16];
-    a8::load_scales16<s_type_id>(S + ((size_t)n_base + warp_n * 64 + 16 * t_lane) * S_BYTES, sv);
+    uint32_t sw[8];
+    a8::load_scale_words<s_type_id>(S + ((size_t)n_base + warp_n * 64 + 16 * t_lane) * S_BYTES, sw);
 #pragma unroll
-    for (int mb = 0; mb < MB; ++mb)
+    for (int j = 0; j < 8; ++j) {
+      const float2 s2 = a8::scale_pair<s_type_id>(sw, j);
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
+      for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-        for (int e = 0; e < 4; ++e) acc[mb][j][e] = float(acc0[mb][j][e]) * sv[2 * j + (e & 1)];
+        for (int e = 0; e < 4; ++e) acc[mb][j][e] = float(acc0[mb][j][e]) * (e & 1 ? s2.y : s2.x);
+    }
   }
 
   // ---- sum the k warps in fixed order (shared memory reused)

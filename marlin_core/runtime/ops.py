@@ -300,11 +300,13 @@ def _fp_codes(codes: torch.Tensor, bits: int) -> torch.Tensor:
 def prepare_fp8(codes, scales, size_k, size_n):
     """FP8 e4m3fn weights: codes [K, N] (uint8 bits or float8_e4m3fn, natural order, as from
     quant_fp.quantize_fp8), scales [num_groups, N] in the activation dtype (1 group = per
-    channel, else K / 128 groups). Packed GPTQ-style on the codes' device and repacked as 8-bit
+    channel, else K / 128 groups; a per-tensor scale or block scales [K / bk, N / bn] are expanded
+    by packing.fp8_expand_scales). Packed GPTQ-style on the codes' device and repacked as 8-bit
     codes; the scales take the 2^8 / 2^120 exponent-bias fold (packing.prepare_fp8_scales)."""
     q = _fp_codes(codes, 8)
     b = repack_gptq(packing.gptq_pack(q, 8).to(q.device), size_k, size_n, 8)
-    return dict(b=b, scales=packing.prepare_fp8_scales(scales).to(b.device), b_type="kFE4M3fn", size_n=size_n)
+    scales = packing.prepare_fp8_scales(packing.fp8_expand_scales(scales, size_n))
+    return dict(b=b, scales=scales.to(b.device), b_type="kFE4M3fn", size_n=size_n)
 
 
 def prepare_nvfp4(codes, scales, global_scale, size_k, size_n):

@@ -195,6 +195,21 @@ NVFP4_GLOBAL_FOLD = 2.0**7
 MXFP4_BYTE_OFFSET = 64
 
 
+def fp8_expand_scales(scales: torch.Tensor, size_n: int) -> torch.Tensor:
+    """FP8 checkpoint scales -> [num_groups, N]: a per-tensor scale (one value) becomes per
+    channel [1, N]; block scales [K / bk, N / bn] are repeated bn times along N; [G, N] stays."""
+    if scales.numel() == 1:
+        return scales.reshape(1, 1).expand(1, size_n).contiguous()
+    if scales.dim() != 2:
+        raise ValueError(f"FP8 scales must be one value, [num_groups, N] or block scales [K/bk, N/bn], "
+                         f"got {tuple(scales.shape)}")
+    if scales.shape[1] == size_n:
+        return scales
+    if size_n % scales.shape[1]:
+        raise ValueError(f"FP8 block scales {tuple(scales.shape)}: N = {size_n} is not a multiple of {scales.shape[1]}")
+    return scales.repeat_interleave(size_n // scales.shape[1], dim=1).contiguous()
+
+
 def prepare_fp8_scales(scales: torch.Tensor) -> torch.Tensor:
     """FP8 weight scales [num_groups, N] in the activation dtype (float16 / bfloat16) -> the
     kernel's column order, multiplied by 2^8 (float16) or 2^120 (bfloat16): exact (a power of

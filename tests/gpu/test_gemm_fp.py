@@ -119,3 +119,29 @@ def test_fp_repack_matches_reference():
         q = torch.randint(0, 1 << bits, (384, 192), generator=g, dtype=torch.int32)
         got = ops.repack_gptq(packing.gptq_pack(q, bits).cuda(), 384, 192, bits)
         assert torch.equal(got.cpu(), packing.marlin_pack_reference(q, bits))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_fp8_per_tensor_and_block_scales(dtype):
+    """Checkpoint scale shapes through ops.prepare_fp8: one per-tensor value, and 128 x 128
+    block scales [K / 128, N / 128]."""
+    if SM75 and dtype == torch.bfloat16:
+        pytest.skip("bf16 on the sm75 path")
+    from marlin_core.runtime import ops
+    from marlin_core.runtime import quant_fp as qf
+
+    K, N = 512, 256
+    g = torch.Generator().manual_seed(7)
+    w = torch.randn(K, N, generator=g) * 0.05
+    w[:128, 128:] *= 8  # one block much larger
+    per_tensor = (w.abs().max() / 448).to(dtype)
+    blocks = (w.reshape(K // 128, 128, N // 128, 128).abs().amax((1, 3)) / 448).to(dtype)
+    a = torch.randn(33, K, device="cuda", dtype=dtype)
+    for scales, s_full in ((per_tensor, per_tensor.float().expand(K, N)),
+                           (blocks, blocks.float().repeat_interleave(128, 0).repeat_interleave(128, 1))):
+        q = qf.e4m3_bits((w / s_full).clamp(-448, 448))
+        w_ref = qf.e4m3_value(q) * s_full
+        out = ops.gemm(a, **ops.prepare_fp8(q.cuda(), scales.cuda(), K, N))
+        ref = a.float() @ w_ref.cuda()
+        err = ((out.float() - ref).norm() / ref.norm()).item()
+        assert err < (2e-3 if dtype == torch.float16 else 1e-2), err

@@ -178,3 +178,15 @@ def test_fp_codes_use_the_integer_tile_layout(bits):
     mask = (1 << bits) - 1
     assert word & mask == q[0, 0] and (word >> (bits if bits == 8 else 16)) & mask == q[1, 0]
     assert torch.equal(packing.gptq_unpack(packing.gptq_pack(q, bits), bits), q)
+
+
+def test_fp8_expand_scales():
+    one = torch.tensor(0.5, dtype=torch.float16)
+    assert torch.equal(packing.fp8_expand_scales(one, 128), torch.full((1, 128), 0.5, dtype=torch.float16))
+    blocks = torch.arange(2 * 2, dtype=torch.float32).reshape(2, 2).to(torch.bfloat16)  # [K/128, N/64]
+    e = packing.fp8_expand_scales(blocks, 128)
+    assert e.shape == (2, 128) and e[1, 63] == 2 and e[1, 64] == 3 and e[0, 0] == 0
+    g = torch.ones(3, 128, dtype=torch.float16)
+    assert packing.fp8_expand_scales(g, 128) is g
+    with pytest.raises(ValueError, match="not a multiple"):
+        packing.fp8_expand_scales(torch.ones(2, 3), 128)

@@ -9,11 +9,13 @@ that needs it is used (``library`` works without torch):
 - :mod:`.packing`  pure-torch reference of the tile layout, scale / zero-point preparation,
                    GPTQ / AWQ checkpoint (un)packers
 - :mod:`.quant`    round-to-nearest reference quantizers per scheme
+- :mod:`.a8`       8-bit activations (W4A8): reference packer, scale order, torch ops
+                   ``marlin::gemm_a8`` / ``marlin::repack_a8``, per-token activation quantization
 """
 
 import importlib
 
-_SUBMODULES = ("library", "ops", "packing", "quant")
+_SUBMODULES = ("library", "ops", "packing", "quant", "a8")
 _NAMES = {
     "awq_pack": "packing", "awq_unpack": "packing", "gptq_pack": "packing", "gptq_unpack": "packing",
     "marlin_pack_reference": "packing", "prepare_scales": "packing", "prepare_zp_float": "packing",

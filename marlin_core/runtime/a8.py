@@ -6,8 +6,8 @@
 - :func:`prepare_scales_a8` the a8 scale column order (accumulator ownership)
 - :func:`quantize_activations` per-token int8 / fp8 quantization on any device
 - torch ops ``marlin::gemm_a8`` and ``marlin::repack_a8`` (with fake implementations) and
-  friendly wrappers :func:`gemm_a8`, :func:`prepare_gptq_a8`, :func:`prepare_awq_a8`,
-  :func:`prepare_mxfp4_a8`
+  friendly wrappers :func:`gemm_a8`, :func:`linear_a8`, :func:`prepare_gptq_a8`,
+  :func:`prepare_awq_a8`, :func:`prepare_mxfp4_a8`
 
 Integer zero points (AWQ) use the 16-bit kernels' order (:func:`packing.prepare_zp_int`).
 """
@@ -257,6 +257,15 @@ def gemm_a8(
         out_dtype, use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices,
     )
     return out.reshape(*lead, size_n)
+
+
+def linear_a8(x: torch.Tensor, weight: dict, act: str = "int8", bias: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """y = x @ W (+ bias) for 16-bit ``x`` [..., K]: quantizes x per token to ``act`` ("int8" or
+    "fp8", :func:`quantize_activations`, plain torch on x's device), then :func:`gemm_a8` with the
+    prepared ``weight`` (from a ``prepare_*_a8``); the output dtype is x's."""
+    q, s = quantize_activations(x, act)
+    out = gemm_a8(q, s, out_dtype=x.dtype, bias=bias, **weight)
+    return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
 def prepare_gptq_a8(qweight, scales, size_k, size_n):

@@ -187,3 +187,32 @@ def test_strided_a_a8():
     torch.cuda.synchronize()
     assert not torch.isnan(c).any()
     assert ((c.float() - ref).norm() / ref.norm()).item() < 1e-2
+
+
+@pytest.mark.parametrize("weight,act,dtype", [("gptq", "int8", torch.float16), ("awq", "fp8", torch.bfloat16),
+                                              ("mxfp4", "fp8", torch.bfloat16)])
+def test_prepare_and_linear_a8(weight, act, dtype):
+    """Checkpoint tensors -> prepare_*_a8 -> linear_a8 on 16-bit activations (quantized per token
+    inside), against float32 (q * s) @ w_ref with the same quantization."""
+    if FORCE2 or (act == "fp8" and torch.cuda.get_device_capability() < (8, 9)):
+        pytest.skip("path not available")
+    from marlin_core.runtime import quant, quant_fp
+
+    k, n = 512, 256
+    w = torch.randn(k, n, generator=torch.Generator().manual_seed(7)) * 0.05
+    if weight == "gptq":
+        qw = quant.quantize_gptq(w, 4, 128, dtype=dtype)
+        prep = a8.prepare_gptq_a8(packing.gptq_pack(qw.q, 4).cuda(), qw.scales.cuda(), k, n)
+    elif weight == "awq":
+        qw = quant.quantize_awq(w, 64, dtype)
+        prep = a8.prepare_awq_a8(packing.awq_pack(qw.q).cuda(), packing.awq_pack(qw.zeros).cuda(), qw.scales.cuda(),
+                                 k, n)
+    else:
+        qw = quant_fp.quantize_mxfp4(w)
+        prep = a8.prepare_mxfp4_a8(qw.q.cuda(), qw.scales.cuda(), k, n)
+    x = torch.randn(2, 9, k, device="cuda").to(dtype)
+    y = a8.linear_a8(x, prep, act=act)
+    assert y.shape == (2, 9, n) and y.dtype == dtype
+    q, s = a8.quantize_activations(x, act)
+    ref = (q.float() * s[:, None]) @ qw.w_ref.cuda()
+    assert ((y.reshape(18, n).float() - ref).norm() / ref.norm()).item() < 1e-2

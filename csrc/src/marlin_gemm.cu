@@ -144,17 +144,25 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   const bool w_fp8 = b_t == kFE4M3fn && s_t == a_t;
   const bool w_nvfp4 = b_t == kFE2M1f && s_t == kFE4M3fn;
   const bool w_mxfp4 = b_t == kFE2M1f && s_t == kFE8M0fnu && a_t == kBFloat16;
-  if (!a16 || c_t != a_t || !(w_int || w_fp8 || w_nvfp4 || w_mxfp4))
+  // A weight format from a plugin (a WeightFormat specialization in the generated headers):
+  // 4-bit codes, symmetric, scales of the activation type. Whether it was built is the
+  // selector's to say.
+  const bool builtin_b = b_t == kS4 || b_t == kU4 || b_t == kU4B8 || b_t == kS8 || b_t == kU8 ||
+                         b_t == kU8B128 || b_t == kFE4M3fn || b_t == kFE2M1f || b_t == kFE8M0fnu ||
+                         b_t == kFloat16 || b_t == kBFloat16;
+  const bool w_plugin = !builtin_b && scalar_type_bits(b_t) == 4 && s_t == a_t;
+  if (!a16 || c_t != a_t || !(w_int || w_fp8 || w_nvfp4 || w_mxfp4 || w_plugin))
     return fail(
         "marlin_gemm: unsupported type combination a=%s b=%s c=%s s=%s; this build's kernel body supports "
         "a in {float16, bfloat16} and c = a with b in {u4 (with zero points), u4b8, u8b128, fe4m3fn} and s = a, "
-        "or b = fe2m1f with s = fe4m3fn (NVFP4) or s = fe8m0fnu (MXFP4, bfloat16 only)",
+        "or b = fe2m1f with s = fe4m3fn (NVFP4) or s = fe8m0fnu (MXFP4, bfloat16 only), "
+        "or a plugin's 4-bit weight type with s = a",
         type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t));
   if (w_nvfp4 != (g->global_scale != nullptr))
     return fail("marlin_gemm: %s", w_nvfp4 ? "NVFP4 (b=fe2m1f, s=fe4m3fn) needs global_scale"
                                            : "global_scale is only used with NVFP4 (b=fe2m1f, s=fe4m3fn)");
-  if ((w_fp8 || w_nvfp4 || w_mxfp4) && g->g_idx)
-    return fail("marlin_gemm: act-order (g_idx) is not supported with floating-point weights");
+  if ((w_fp8 || w_nvfp4 || w_mxfp4 || w_plugin) && g->g_idx)
+    return fail("marlin_gemm: act-order (g_idx) is not supported with floating-point or plugin weights");
   const bool has_zp = g->zp != nullptr;
   if ((b_t == kU4) != has_zp)
     return fail("marlin_gemm: b=%s %s zero points (u4 needs them; u4b8 / u8b128 have their bias built in)",

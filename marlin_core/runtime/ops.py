@@ -19,7 +19,7 @@ from typing import Optional
 
 import torch
 
-from marlin_core.runtime import library, packing
+from marlin_core.runtime import library, packing, validate
 from marlin_core.types import BUILTIN_TYPES
 
 TYPE_ID = {t.name: t.id for t in BUILTIN_TYPES}
@@ -78,53 +78,14 @@ def _gemm_op(
     s_type_id: int = -1,
     global_scale: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
-    if a.dim() != 2:
-        raise ValueError(f"a must be 2-D [M, K], got {tuple(a.shape)}")
-    if a.dtype not in _DTYPE_ID:
-        raise ValueError(f"a must be float16 or bfloat16, got {a.dtype}")
-    if not a.is_cuda:
-        raise ValueError("a must be a CUDA tensor")
-    if a.stride(1) != 1:
-        a = a.contiguous()
+    # every check before any allocation or launch (validate.py): one-line InvalidInput errors
+    validate.check_gemm(a, b, scales, b_type_id, size_n, zp=zp, g_idx=g_idx, perm=perm, bias=bias,
+                        is_zp_float=is_zp_float, s_type_id=s_type_id, global_scale=global_scale)
     M, K = a.shape
     c = torch.empty((M, size_n), dtype=a.dtype, device=a.device)
     if M == 0:
         return c
-    scales = scales.contiguous()
-    if s_type_id in (TYPE_ID["kFE4M3fn"], TYPE_ID["kFE8M0fnu"]):
-        # NVFP4 / MXFP4: one prepared byte per scale (ops.prepare_nvfp4 / prepare_mxfp4)
-        if scales.dtype != torch.uint8:
-            raise ValueError(f"fe4m3fn / fe8m0fnu scales must be prepared uint8 bytes, got {scales.dtype}")
-    elif scales.dtype != a.dtype:
-        raise ValueError(f"scales dtype {scales.dtype} must match a ({a.dtype})")
-    if global_scale is not None:
-        if global_scale.dtype != torch.float32 or global_scale.numel() != 1:
-            raise ValueError("global_scale must be one float32 value (ops.prepare_nvfp4)")
-        global_scale = global_scale.contiguous()
-    if scales.dim() != 2 or scales.shape[1] != size_n:
-        raise ValueError(f"scales must be [num_groups, {size_n}], got {tuple(scales.shape)}")
-    if b.dtype != torch.int32 or b.dim() != 2 or not b.is_contiguous():
-        raise ValueError("b must be a contiguous int32 [K/16, N*16/pack] tensor (repacked weights)")
-    bits = 4 if b_type_id in (TYPE_ID["kU4"], TYPE_ID["kU4B8"], TYPE_ID["kFE2M1f"]) else 8
-    if b.shape[0] * 16 != K or b.shape[1] * (32 // bits) != size_n * 16:
-        raise ValueError(
-            f"b shape {tuple(b.shape)} does not match K={K}, N={size_n} for {bits}-bit weights "
-            f"(expected ({K // 16}, {size_n * 16 * bits // 32}))"
-        )
-    if bias is not None:
-        bias = bias.contiguous()
-        if bias.dtype != a.dtype or bias.numel() != size_n:
-            raise ValueError("bias must be [N] in the activation dtype")
-    if zp is not None:
-        zp = zp.contiguous()
-    a_tmp = None
-    if g_idx is not None:
-        g_idx = g_idx.to(torch.int32).contiguous()
-        if perm is not None:
-            perm = perm.to(torch.int32).contiguous()
-            a_tmp = torch.empty((M, K), dtype=a.dtype, device=a.device)
-    elif perm is not None:
-        raise ValueError("perm without g_idx")
+    a_tmp = torch.empty((M, K), dtype=a.dtype, device=a.device) if perm is not None else None
     stream = _stream(a.device)
     ws = workspace(a.device, stream)
     args = library.GemmArgs(
@@ -218,11 +179,23 @@ def _repack_awq_fake(qweight, size_k, size_n, num_bits):
 # ---- friendly wrappers ----------------------------------------------------------------
 
 
+def type_id(t) -> int:
+    """A scalar type given as its id, a ScalarType (e.g. a plugin's) or a built-in name."""
+    if isinstance(t, int):
+        return t
+    if hasattr(t, "id"):
+        return t.id
+    if t in TYPE_ID:
+        return TYPE_ID[t]
+    raise validate.InvalidInput(f"unknown scalar type {t!r}: pass a built-in name ({', '.join(TYPE_ID)}), "
+                                "a marlin_core.types.ScalarType or its id")
+
+
 def gemm(
     a: torch.Tensor,
     b: torch.Tensor,
     scales: torch.Tensor,
-    b_type: str,
+    b_type,
     size_n: int,
     zp: Optional[torch.Tensor] = None,
     g_idx: Optional[torch.Tensor] = None,
@@ -238,15 +211,15 @@ def gemm(
     global_scale: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """C = a @ dequant(b) (+ bias). ``a`` [..., K] float16/bfloat16; ``b_type`` one of "kU4",
-    "kU4B8", "kU8B128", "kFE4M3fn", "kFE2M1f"; ``s_type`` None (= the activation dtype),
+    "kU4B8", "kU8B128", "kFE4M3fn", "kFE2M1f", or a plugin's ScalarType (or id); ``s_type`` None (= the activation dtype),
     "kFE4M3fn" (NVFP4) or "kFE8M0fnu" (MXFP4); other tensors prepared by :func:`prepare_gptq` /
     :func:`prepare_awq` / :func:`prepare_hqq` / :func:`prepare_fp8` / :func:`prepare_nvfp4` /
     :func:`prepare_mxfp4` (whose dicts can be passed as ``**kwargs``)."""
     lead = a.shape[:-1]
     out = torch.ops.marlin.gemm(
-        a.reshape(-1, a.shape[-1]), b, scales, zp, g_idx, perm, bias, TYPE_ID[b_type], size_n,
+        a.reshape(-1, a.shape[-1]), b, scales, zp, g_idx, perm, bias, type_id(b_type), size_n,
         is_zp_float, use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices,
-        -1 if s_type is None else TYPE_ID[s_type], global_scale,
+        -1 if s_type is None else type_id(s_type), global_scale,
     )
     return out.reshape(*lead, size_n)
 

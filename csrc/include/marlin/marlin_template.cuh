@@ -23,6 +23,7 @@
 #include "marlin/layout.h"
 #include "marlin/marlin_a8.cuh"  // 8-bit activations (W4A8)
 #include "marlin/ptx.cuh"
+#include "marlin/weight_format.h"  // weight formats from plugins (generated marlin_plugin_formats.h)
 
 namespace marlin {
 
@@ -43,7 +44,11 @@ constexpr bool body_supported() {
   constexpr bool mxfp4 =
       b == type_id::kFE2M1f && s == type_id::kFE8M0fnu && a == type_id::kBFloat16 && group_blocks == 2;
   constexpr bool fpw = a16 && c == a && !is_zp_float && gb_ok && (fp8w || nvfp4 || mxfp4);
-  return (a16 && bint && c == a && s == a && zpf_ok && gb_ok && !zp_act_order) || fpw;
+  // a plugin's 4-bit format (WeightFormat specialization): symmetric, scales of the activation
+  // type, per channel or grouped
+  constexpr bool plugin = WeightFormat<b>::defined && a16 && c == a && s == a && !is_zp_float &&
+                          gb_ok && group_blocks != 0;
+  return (a16 && bint && c == a && s == a && zpf_ok && gb_ok && !zp_act_order) || fpw || plugin;
 }
 
 namespace detail {
@@ -341,7 +346,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         uint32_t fb[2][2];
         const int bias_c = int_zp ? fr.zi[2 * w] : fixed_bias;
         const int bias_c8 = int_zp ? fr.zi[2 * w + 1] : fixed_bias;
-        if constexpr (b_fp && bits == 4) {
+        if constexpr (WeightFormat<b_type_id>::defined) {
+          static_assert(WeightFormat<b_type_id>::bits == 4, "plugin weight formats use the 4-bit tile layout");
+          WeightFormat<b_type_id>::template dequant<bf16>(fr.bq[w], fb);
+        } else if constexpr (b_fp && bits == 4) {
           dequant_fp4<bf16>(fr.bq[w], fb);
         } else if constexpr (b_fp) {
           dequant_fp8<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fb);

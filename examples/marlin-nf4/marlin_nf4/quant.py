@@ -38,3 +38,17 @@ def quantize_nf4(w: torch.Tensor, dtype: torch.dtype = torch.float16) -> NF4Weig
     q = (wg / s).unsqueeze(-1).sub(exact).abs().argmin(-1).to(torch.int32)
     w_ref = codebook(dtype, w.device)[q.long()] * s
     return NF4Weight(q.reshape(K, N), scales, w_ref.reshape(K, N))
+
+
+def prepare_nf4(w: NF4Weight, device="cuda") -> dict:
+    """Pack an NF4Weight for ``marlin_core.runtime.ops.gemm(a, **prepared)``: the codes go through
+    GPTQ's 4-bit packing and marlin's GPU repack (the tile layout does not care what the codes
+    mean), the scales through marlin's scale preparation."""
+    from marlin_core.runtime import ops, packing
+
+    from marlin_nf4 import NF4
+
+    K, N = w.q.shape
+    qweight = packing.gptq_pack(w.q, 4).to(device)
+    return dict(b=ops.repack_gptq(qweight, K, N, 4), scales=packing.prepare_scales(w.scales.to(device)),
+                b_type=NF4, size_n=N)

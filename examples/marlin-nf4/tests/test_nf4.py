@@ -40,3 +40,42 @@ def test_reference_quantizer_hand_values():
     assert r.q[0, 0] == 15 and r.q[1, 0] == 2 and r.q[2, 0] == 8 and r.q[3, 0] == 7 and r.q[5, 1] == 0
     assert r.w_ref[1, 0] == pytest.approx(NF4_VALUES[2] * 2.0)
     assert r.w_ref[5, 1] == -3.0
+
+
+def _gpu_library_with_nf4():
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA not available")
+    from marlin_core.runtime import library
+    try:
+        info = library.built_info()
+    except Exception as exc:  # no library built
+        pytest.skip(f"libmarlin.so not loadable: {exc}")
+    if "nf4" not in info.get("schemes", ""):
+        pytest.skip("the loaded libmarlin.so was built without the nf4 scheme")
+    return torch
+
+
+@pytest.mark.parametrize("dtype_name,tol", [("float16", 2e-3), ("bfloat16", 1e-2)])
+def test_gemm_matches_reference_on_gpu(dtype_name, tol):
+    # tolerances as for the other formats: fp16 / bf16 rounding of A and of the products
+    torch = _gpu_library_with_nf4()
+    from marlin_core.runtime import ops
+    from marlin_nf4.quant import prepare_nf4, quantize_nf4
+    dtype = getattr(torch, dtype_name)
+    g = torch.Generator(device="cuda").manual_seed(0)
+    worst = 0.0
+    for n, k in ((256, 1024), (512, 320), (128, 2112)):  # 320 and 2112: K not a multiple of 128
+        w = torch.randn(k, n, device="cuda", generator=g)
+        q = quantize_nf4(w, dtype)
+        layer = prepare_nf4(q)
+        for m in (1, 7, 16, 33, 64, 100, 256, 1000):
+            a = torch.randn(m, k, device="cuda", dtype=dtype, generator=g)
+            out = ops.gemm(a, **layer)
+            again = ops.gemm(a, **layer)
+            ref = a.float() @ q.w_ref
+            rel = ((out.float() - ref).norm() / ref.norm()).item()
+            assert torch.isfinite(out).all() and rel < tol, (m, n, k, rel)
+            assert torch.equal(out, again)
+            worst = max(worst, rel)
+    print(f"nf4 {dtype_name}: max relative error {worst:.2e}")

@@ -162,8 +162,10 @@ def _gemm_a8_op(
         raise ValueError(f"a must be a 2-D CUDA int8 / float8_e4m3fn tensor, got {a.dtype} {tuple(a.shape)}")
     if out_dtype not in _C_TYPE:
         raise ValueError(f"out_dtype must be float16 or bfloat16, got {out_dtype}")
-    if a.stride(1) != 1 or a.stride(0) % 16 or a.data_ptr() % 16:
+    if a.stride(1) != 1 or a.stride(0) % 16:
         a = a.contiguous()
+    if a.data_ptr() % 16:  # e.g. a row-offset view: the kernel copies 16-byte units
+        a = a.clone(memory_format=torch.contiguous_format)
     M, K = a.shape
     c = torch.empty((M, size_n), dtype=out_dtype, device=a.device)
     if M == 0:

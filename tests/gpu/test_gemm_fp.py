@@ -90,7 +90,11 @@ def test_global_scale_is_applied_and_required():
     run_gemm_fp(p, a, c1)
     run_gemm_fp(p, a, c2, global_scale=p.prep["global_scale"] * 4.0)
     torch.cuda.synchronize()
-    assert torch.equal(c2.float(), c1.float() * 4.0)  # a power of two: exact
+    # a power of two: exact, except where c1 is an fp16 subnormal (there round(4y) != 4 round(y))
+    normal = c1.float().abs() >= 2.0**-14
+    assert normal.float().mean() > 0.99
+    assert torch.equal(c2.float()[normal], c1.float()[normal] * 4.0)
+    assert torch.allclose(c2.float(), c1.float() * 4.0, rtol=0, atol=4 * 2.0**-24)
     p.prep = dict(p.prep, global_scale=None)
     with pytest.raises(MarlinError, match="needs global_scale"):
         run_gemm_fp(p, a, c1, global_scale=None)

@@ -130,8 +130,8 @@ def main() -> None:
                 moved = wbytes + (m * k + m * n) * 2
                 modes = ["stream"] + (["graph"] if m <= GRAPH_MAX_M else [])
                 for mode in modes:
-                    t_m = time_batch([lambda s=s: ops.gemm(a, **s) for s in sets], mode == "graph")
-                    t_c = time_batch([lambda d=d: a @ d for d in dense], mode == "graph")
+                    t_m = time_batch([lambda s=s, a=a: ops.gemm(a, **s) for s in sets], mode == "graph")
+                    t_c = time_batch([lambda d=d, a=a: a @ d for d in dense], mode == "graph")
                     eff = moved / (t_m * 1e-6)
                     results.setdefault((scheme, k, n, mode), []).append((m, t_c / t_m))
                     print(f"| {scheme} | {k} | {n} | {m} | {mode} | {t_m:.1f} | {t_c:.1f} | {t_c / t_m:.2f} | "

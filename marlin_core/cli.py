@@ -53,8 +53,7 @@ def _info(msg: str) -> None:
 
 
 def _plan(arch: str, scheme, exclude, disable, max_per_file: int = 0, shards: int = 0) -> Plan:
-    sharding = Sharding(max_per_file, shards)
-    sharding.chunk(1)  # reject bad values before loading plugins
+    sharding = Sharding(max_per_file, shards)  # bad values fail here, before plugins load
     return api.make_plan(arch, scheme or (), exclude or (), api.load(disable or ()), sharding)
 
 

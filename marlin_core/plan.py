@@ -86,11 +86,14 @@ class Sharding:
     max_kernels_per_file: int = 0
     shards: int = 0
 
-    def chunk(self, n: int) -> int:
+    def __post_init__(self) -> None:
         if self.max_kernels_per_file < 0 or self.shards < 0:
             raise UsageError("--max-kernels-per-file and --shards must not be negative")
         if self.max_kernels_per_file and self.shards:
             raise UsageError("give --max-kernels-per-file or --shards, not both")
+
+    def chunk(self, n: int) -> int:
+        """Kernels per file for a file of ``n`` kernels."""
         if self.shards:
             return -(-n // self.shards)
         return self.max_kernels_per_file or n

@@ -92,7 +92,7 @@ def gen(arch: str = ArchOpt,
         elif not quiet:
             _print_plan(p)
             typer.echo(f"dry run: would write {len(p.files)} kernel files + kernel_selector.h, "
-                       f"sources.cmake, manifest.json to {out}")
+                       f"marlin_plugin_formats.h, sources.cmake, manifest.json to {out}")
         return
     report = api.generate(p, out)
     summary.update(written=list(report.written), unchanged=list(report.unchanged),

@@ -18,11 +18,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from marlin_core.emit import KEY_FIELDS
+from marlin_core.types import BUILTIN_NAMES
+
 ROOT = Path(__file__).resolve().parent.parent
 INCLUDE = ROOT / "csrc" / "include"
-TYPE_IDS = {"kFloat16", "kBFloat16", "kS8", "kFE4M3fn", "kU4", "kU4B8", "kU8B128", "kFE2M1f", "kFE8M0fnu"}
-FIELDS = ("a_type", "b_type", "c_type", "s_type", "threads", "thread_m_blocks", "thread_n_blocks",
-          "thread_k_blocks", "m_block_size_8", "stages", "group_blocks", "is_zp_float")
 
 HARNESS = r"""
 #define __global__
@@ -80,10 +80,10 @@ int main() {
 def cpp_values(k: dict) -> list[str]:
     """The manifest record's template arguments as C++ expressions, in template order."""
     def one(field: str, v) -> str:
-        if field in FIELDS[:4]:
+        if field in KEY_FIELDS[:4]:
             return f"type_id::{v}"
         return ("true" if v else "false") if isinstance(v, bool) else str(v)
-    return [one(f, k[f]) for f in FIELDS]
+    return [one(f, k[f]) for f in KEY_FIELDS]
 
 
 def cpp_key(k: dict) -> str:
@@ -95,7 +95,7 @@ def chain(kernels: list[dict]) -> str:
     lines = []
     for k in kernels:
         vals = cpp_values(k)
-        conds = " && ".join(f"key.{f} == {v}" for f, v in zip(FIELDS, vals))
+        conds = " && ".join(f"key.{f} == {v}" for f, v in zip(KEY_FIELDS, vals))
         lines.append(f"  if ({conds}) return &Marlin<{', '.join(vals)}>;")
     return "\n".join(lines)
 
@@ -111,7 +111,7 @@ def main() -> None:
         gen = Path(tmp) / "gen"
         subprocess.run([marlin, "gen", "--arch", args.arch, "--out", str(gen), "-q"], check=True)
         kernels = json.loads((gen / "manifest.json").read_text())["kernels"]
-        if not {k[f] for k in kernels for f in FIELDS[:4]} <= TYPE_IDS:
+        if not {k[f] for k in kernels for f in KEY_FIELDS[:4]} <= BUILTIN_NAMES:
             sys.exit("bench_dispatch: only the built-in scalar types are supported here")
         rng = random.Random(0)
         hits = [cpp_key(k) for k in kernels]

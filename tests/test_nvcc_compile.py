@@ -8,13 +8,13 @@ import pytest
 from support import TESTS
 from marlin_core import api, hookimpl
 from marlin_core.emit import emit
+from marlin_core.testing import NVCC_FLAGS
 from marlin_core.spec import QuantConfig, ThreadConfig
 from marlin_core.write import write_outputs
 
 NVCC = shutil.which("nvcc")
 INCLUDE = TESTS.parent / "csrc" / "include"
-FLAGS = ["-std=c++17", "-O2", "--expt-relaxed-constexpr", "-static-global-template-stub=false",
-         "-gencode", "arch=compute_80,code=sm_80"]
+FLAGS = [*NVCC_FLAGS, "-gencode", "arch=compute_80,code=sm_80"]
 
 
 class FewKernels:

@@ -20,9 +20,8 @@ from typing import Optional
 import torch
 
 from marlin_core.runtime import library, packing, validate
-from marlin_core.types import BUILTIN_TYPES
 
-TYPE_ID = {t.name: t.id for t in BUILTIN_TYPES}
+TYPE_ID = validate.TYPE_ID
 _DTYPE_ID = {torch.float16: TYPE_ID["kFloat16"], torch.bfloat16: TYPE_ID["kBFloat16"]}
 SCHEME_TYPE = {
     ("gptq", 4): TYPE_ID["kU4B8"],

@@ -4,6 +4,8 @@
 that needs it is used (``library`` works without torch):
 
 - :mod:`.library`  finds and loads ``libmarlin.so`` (ctypes, plain C ABI)
+- :mod:`.launch`   the eager fast path of the GEMM ops: when to skip torch.ops dispatch, current
+                   device / stream, per-stream workspaces, the library call
 - :mod:`.ops`      torch custom ops ``marlin::gemm``, ``marlin::repack_gptq``,
                    ``marlin::repack_awq`` (with fake implementations) and friendly wrappers
 - :mod:`.packing`  pure-torch reference of the tile layout, scale / zero-point preparation,
@@ -15,7 +17,7 @@ that needs it is used (``library`` works without torch):
 
 import importlib
 
-_SUBMODULES = ("library", "ops", "packing", "quant", "a8")
+_SUBMODULES = ("library", "launch", "ops", "packing", "quant", "a8")
 _NAMES = {
     "awq_pack": "packing", "awq_unpack": "packing", "gptq_pack": "packing", "gptq_unpack": "packing",
     "marlin_pack_reference": "packing", "prepare_scales": "packing", "prepare_zp_float": "packing",

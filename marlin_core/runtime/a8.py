@@ -19,7 +19,9 @@ from typing import Optional
 
 import torch
 
-from marlin_core.runtime import library, packing, quant_fp
+from marlin_core.runtime import launch, library, packing, quant_fp
+from marlin_core.runtime.launch import ptr as _ptr
+from marlin_core.runtime.validate import TYPE_ID
 
 TILE_K = 32
 TILE_N = 64
@@ -124,22 +126,12 @@ def quantize_activations(a: torch.Tensor, kind: str) -> tuple[torch.Tensor, torc
 
 # ---- torch ops -------------------------------------------------------------------------
 
-_A_TYPE = {torch.int8: "kS8", torch.float8_e4m3fn: "kFE4M3fn"}
-_C_TYPE = {torch.float16: "kFloat16", torch.bfloat16: "kBFloat16"}
+_A_TYPE = {torch.int8: TYPE_ID["kS8"], torch.float8_e4m3fn: TYPE_ID["kFE4M3fn"]}
+_C_TYPE = {torch.float16: TYPE_ID["kFloat16"], torch.bfloat16: TYPE_ID["kBFloat16"]}
+_S_TYPE = {**_C_TYPE, torch.uint8: TYPE_ID["kFE8M0fnu"]}  # the scale type an s_type of None means
 
 
-def _tid(name: str) -> int:
-    from marlin_core.runtime.ops import TYPE_ID
-
-    return TYPE_ID[name]
-
-
-def _stream(dev) -> int:
-    return torch.cuda.current_stream(dev).cuda_stream
-
-
-@torch.library.custom_op("marlin::gemm_a8", mutates_args=())
-def _gemm_a8_op(
+def _gemm_a8(
     a: torch.Tensor,
     a_scales: torch.Tensor,
     b: torch.Tensor,
@@ -156,8 +148,7 @@ def _gemm_a8_op(
     max_m_blocks: int,
     max_slices: int,
 ) -> torch.Tensor:
-    from marlin_core.runtime.ops import workspace
-
+    """marlin::gemm_a8's implementation; :func:`gemm_a8` calls it directly in plain eager mode."""
     if a.dim() != 2 or a.dtype not in _A_TYPE or not a.is_cuda:
         raise ValueError(f"a must be a 2-D CUDA int8 / float8_e4m3fn tensor, got {a.dtype} {tuple(a.shape)}")
     if out_dtype not in _C_TYPE:
@@ -180,20 +171,23 @@ def _gemm_a8_op(
         bias = bias.to(out_dtype).contiguous()
     if zp is not None:
         zp = zp.contiguous()
-    stream = _stream(a.device)
-    ws = workspace(a.device, stream)
-    args = library.GemmArgs(
-        a=a.data_ptr(), lda=a.stride(0), b=b.data_ptr(), c=c.data_ptr(), scales=scales.data_ptr(),
-        zp=None if zp is None else zp.data_ptr(), bias=None if bias is None else bias.data_ptr(),
-        workspace=ws.data_ptr(), workspace_bytes=ws.numel(), a_type=_tid(_A_TYPE[a.dtype]), b_type=b_type_id,
-        c_type=_tid(_C_TYPE[out_dtype]), s_type=s_type_id, m=M, n=size_n, k=K, num_groups=scales.shape[0],
-        is_zp_float=0, use_fp32_reduce=int(use_fp32_reduce), use_atomic_add=0, thread_k=thread_k,
-        thread_n=thread_n, max_m_blocks=max_m_blocks, max_slices=max_slices,
+    dev = a.get_device()
+    stream = launch.current_stream(dev)
+    ws = launch.workspace(dev, stream)
+    args = library.gemm_args(  # every field, in GemmArgs' order
+        a.data_ptr(), a.stride(0), b.data_ptr(), c.data_ptr(), scales.data_ptr(),  # a lda b c scales
+        _ptr(zp), 0, 0, 0, _ptr(bias),  # zp g_idx perm a_tmp bias
+        ws.data_ptr(), ws.numel(),  # workspace workspace_bytes
+        _A_TYPE[a.dtype], b_type_id, _C_TYPE[out_dtype], s_type_id,  # a/b/c/s types
+        M, size_n, K, scales.shape[0],  # m n k num_groups
+        0, use_fp32_reduce, 0,  # is_zp_float use_fp32_reduce use_atomic_add
+        thread_k, thread_n, max_m_blocks, max_slices, 0,  # ... global_scale (NVFP4 only)
     )
-    with torch.cuda.device(a.device):
-        library.check(_lib().marlin_gemm_a8(ctypes.byref(args), ctypes.c_void_p(a_scales.data_ptr()),
-                                            ctypes.c_void_p(stream)))
+    launch.call(dev, _lib().marlin_gemm_a8, ctypes.byref(args), a_scales.data_ptr(), stream)
     return c
+
+
+_gemm_a8_op = torch.library.custom_op("marlin::gemm_a8", _gemm_a8, mutates_args=())
 
 
 @_gemm_a8_op.register_fake
@@ -207,11 +201,13 @@ def _repack_a8_op(qweight: torch.Tensor, size_k: int, size_n: int, awq: bool) ->
     shape = (size_k, size_n // 8) if awq else (size_k // 8, size_n)
     if qweight.dtype != torch.int32 or tuple(qweight.shape) != shape:
         raise ValueError(f"qweight must be int32 {list(shape)}, got {qweight.dtype} {tuple(qweight.shape)}")
+    if not qweight.is_cuda:  # the library takes device pointers
+        raise ValueError(f"qweight must be on a CUDA device, got {qweight.device}")
     qweight = qweight.contiguous()
     out = torch.empty((size_k // 32, 4 * size_n), dtype=torch.int32, device=qweight.device)
-    with torch.cuda.device(qweight.device):
-        library.check(_lib().marlin_repack_a8(qweight.data_ptr(), out.data_ptr(), size_k, size_n, int(awq),
-                                              ctypes.c_void_p(_stream(qweight.device))))
+    dev = qweight.get_device()
+    launch.call(dev, _lib().marlin_repack_a8, qweight.data_ptr(), out.data_ptr(), size_k, size_n, int(awq),
+                launch.current_stream(dev))
     return out
 
 
@@ -252,13 +248,16 @@ def gemm_a8(
     """C = (a * a_scales[:, None]) @ dequant(b) (+ bias) with ``a`` int8 / float8_e4m3fn
     [..., K] (see :func:`quantize_activations`); other tensors from :func:`prepare_gptq_a8`,
     :func:`prepare_awq_a8` or :func:`prepare_mxfp4_a8`."""
-    lead = a.shape[:-1]
-    s_name = s_type or ("kFE8M0fnu" if scales.dtype == torch.uint8 else _C_TYPE[scales.dtype])
-    out = torch.ops.marlin.gemm_a8(
-        a.reshape(-1, a.shape[-1]), a_scales.reshape(-1), b, scales, zp, bias, _tid(b_type), _tid(s_name), size_n,
-        out_dtype, use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices,
-    )
-    return out.reshape(*lead, size_n)
+    flat = a.dim() == 2
+    a2 = a if flat else a.reshape(-1, a.shape[-1])
+    s_id = TYPE_ID[s_type] if s_type else _S_TYPE[scales.dtype]
+    args = (a_scales if a_scales.dim() == 1 else a_scales.reshape(-1), b, scales, zp, bias, TYPE_ID[b_type], s_id,
+            size_n, out_dtype, use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices)
+    if launch.eager(a, a_scales, b, scales, zp, bias):
+        out = _gemm_a8(a2, *args)  # skips torch.ops dispatch, see launch.eager
+    else:
+        out = torch.ops.marlin.gemm_a8(a2, *args)
+    return out if flat else out.reshape(*a.shape[:-1], size_n)
 
 
 def linear_a8(x: torch.Tensor, weight: dict, act: str = "int8", bias: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import struct
 import threading
 from pathlib import Path
 
@@ -48,6 +49,18 @@ class GemmArgs(ctypes.Structure):
         ("max_slices", ctypes.c_int32),
         ("global_scale", ctypes.c_void_p),
     ]
+
+
+# GemmArgs' layout as a struct format: packing the values and copying them in costs about half of
+# GemmArgs(*values), and every GEMM call builds one
+_FORMAT_CODE = {ctypes.c_void_p: "P", ctypes.c_int64: "q", ctypes.c_size_t: "N", ctypes.c_int32: "i"}
+_GEMM_ARGS = struct.Struct("@" + "".join(_FORMAT_CODE[t] for _, t in GemmArgs._fields_))
+assert _GEMM_ARGS.size == ctypes.sizeof(GemmArgs)
+
+
+def gemm_args(*values: int) -> GemmArgs:
+    """A GemmArgs from all its field values, in field order (pointers as ints, 0 for NULL)."""
+    return GemmArgs.from_buffer_copy(_GEMM_ARGS.pack(*values))
 
 
 class MarlinError(RuntimeError):
@@ -91,6 +104,9 @@ def _declare(lib: ctypes.CDLL) -> None:
 def load() -> ctypes.CDLL:
     """The loaded library (cached). Raises MarlinError naming the paths searched."""
     global _lib
+    lib = _lib  # lock-free once loaded: every op call comes through here
+    if lib is not None:
+        return lib
     with _lock:
         if _lib is not None:
             return _lib

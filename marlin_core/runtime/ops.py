@@ -8,18 +8,19 @@ Ops (namespace ``marlin``):
   repack_awq(qweight, size_k, size_n, num_bits) -> Tensor
 
 Friendly wrappers: :func:`gemm`, :func:`repack_gptq`, :func:`repack_awq`,
-:func:`prepare_gptq`, :func:`prepare_awq`, :func:`prepare_hqq`.
+:func:`prepare_gptq`, :func:`prepare_awq`, :func:`prepare_hqq`. In plain eager mode :func:`gemm`
+runs the op's implementation without torch.ops dispatch (:func:`launch.eager` says when).
 """
 
 from __future__ import annotations
 
 import ctypes
-import threading
 from typing import Optional
 
 import torch
 
-from marlin_core.runtime import library, packing, validate
+from marlin_core.runtime import launch, library, packing, validate
+from marlin_core.runtime.launch import ptr as _ptr
 
 TYPE_ID = validate.TYPE_ID
 _DTYPE_ID = {torch.float16: TYPE_ID["kFloat16"], torch.bfloat16: TYPE_ID["kBFloat16"]}
@@ -30,35 +31,14 @@ SCHEME_TYPE = {
     ("hqq", 4): TYPE_ID["kU4"],
 }
 
-_ws_lock = threading.Lock()
-_workspaces: dict[tuple[int, int], torch.Tensor] = {}
-
 
 def workspace(device: torch.device, stream: Optional[int] = None) -> torch.Tensor:
-    """The zero-initialised workspace for (device, stream): kernels leave it zeroed, so one
-    per stream is enough and streams never share one. (A first call inside CUDA graph capture
-    allocates it from the graph's pool; its zero-fill is then part of the graph.)"""
+    """The zero-initialised workspace for (device, raw stream): see :func:`launch.workspace`."""
     idx = device.index if device.index is not None else torch.cuda.current_device()
-    key = (idx, stream or 0)
-    with _ws_lock:
-        ws = _workspaces.get(key)
-        if ws is None:
-            nbytes = library.load().marlin_workspace_size(idx)
-            ws = torch.zeros(nbytes, dtype=torch.uint8, device=torch.device("cuda", idx))
-            _workspaces[key] = ws
-        return ws
+    return launch.workspace(idx, stream or 0)
 
 
-def _ptr(t: Optional[torch.Tensor]) -> Optional[int]:
-    return None if t is None else t.data_ptr()
-
-
-def _stream(dev: torch.device) -> int:
-    return torch.cuda.current_stream(dev).cuda_stream
-
-
-@torch.library.custom_op("marlin::gemm", mutates_args=())
-def _gemm_op(
+def _gemm(
     a: torch.Tensor,
     b: torch.Tensor,
     scales: torch.Tensor,
@@ -77,49 +57,33 @@ def _gemm_op(
     s_type_id: int = -1,
     global_scale: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
+    """marlin::gemm's implementation; :func:`gemm` calls it directly in plain eager mode."""
     # every check before any allocation or launch (validate.py): one-line InvalidInput errors
-    validate.check_gemm(a, b, scales, b_type_id, size_n, zp=zp, g_idx=g_idx, perm=perm, bias=bias,
-                        is_zp_float=is_zp_float, s_type_id=s_type_id, global_scale=global_scale)
+    validate.check_gemm(a, b, scales, b_type_id, size_n, zp, g_idx, perm, bias, is_zp_float, s_type_id,
+                        global_scale)
     M, K = a.shape
-    c = torch.empty((M, size_n), dtype=a.dtype, device=a.device)
+    c = a.new_empty((M, size_n))
     if M == 0:
         return c
-    a_tmp = torch.empty((M, K), dtype=a.dtype, device=a.device) if perm is not None else None
-    stream = _stream(a.device)
-    ws = workspace(a.device, stream)
-    args = library.GemmArgs(
-        a=a.data_ptr(),
-        lda=a.stride(0),
-        b=b.data_ptr(),
-        c=c.data_ptr(),
-        scales=scales.data_ptr(),
-        zp=_ptr(zp),
-        g_idx=_ptr(g_idx),
-        perm=_ptr(perm),
-        a_tmp=_ptr(a_tmp),
-        bias=_ptr(bias),
-        workspace=ws.data_ptr(),
-        workspace_bytes=ws.numel(),
-        a_type=_DTYPE_ID[a.dtype],
-        b_type=b_type_id,
-        c_type=_DTYPE_ID[a.dtype],
-        s_type=_DTYPE_ID[scales.dtype] if s_type_id == -1 else s_type_id,
-        m=M,
-        n=size_n,
-        k=K,
-        num_groups=scales.shape[0],
-        is_zp_float=int(is_zp_float),
-        use_fp32_reduce=int(use_fp32_reduce),
-        use_atomic_add=0,
-        thread_k=thread_k,
-        thread_n=thread_n,
-        max_m_blocks=max_m_blocks,
-        max_slices=max_slices,
-        global_scale=_ptr(global_scale),
+    a_tmp = a.new_empty((M, K)) if perm is not None else None
+    dev = a.get_device()
+    stream = launch.current_stream(dev)
+    ws = launch.workspace(dev, stream)
+    a_type = _DTYPE_ID[a.dtype]
+    args = library.gemm_args(  # every field, in GemmArgs' order
+        a.data_ptr(), a.stride(0), b.data_ptr(), c.data_ptr(), scales.data_ptr(),  # a lda b c scales
+        _ptr(zp), _ptr(g_idx), _ptr(perm), _ptr(a_tmp), _ptr(bias),  # zp g_idx perm a_tmp bias
+        ws.data_ptr(), ws.numel(),  # workspace workspace_bytes
+        a_type, b_type_id, a_type, _DTYPE_ID[scales.dtype] if s_type_id == -1 else s_type_id,  # a/b/c/s types
+        M, size_n, K, scales.shape[0],  # m n k num_groups
+        is_zp_float, use_fp32_reduce, 0,  # is_zp_float use_fp32_reduce use_atomic_add
+        thread_k, thread_n, max_m_blocks, max_slices, _ptr(global_scale),
     )
-    with torch.cuda.device(a.device):
-        library.check(library.load().marlin_gemm(ctypes.byref(args), ctypes.c_void_p(stream)))
+    launch.call(dev, library.load().marlin_gemm, ctypes.byref(args), stream)
     return c
+
+
+_gemm_op = torch.library.custom_op("marlin::gemm", _gemm, mutates_args=())
 
 
 @_gemm_op.register_fake
@@ -135,17 +99,15 @@ def _repack_gptq_op(
     pack = 32 // num_bits
     if qweight.dtype != torch.int32 or tuple(qweight.shape) != (size_k // pack, size_n):
         raise ValueError(f"GPTQ qweight must be int32 [{size_k // pack}, {size_n}], got {qweight.dtype} {tuple(qweight.shape)}")
+    if not qweight.is_cuda:  # the library takes device pointers
+        raise ValueError(f"qweight must be on a CUDA device, got {qweight.device}")
     qweight = qweight.contiguous()
     if perm is not None:
         perm = perm.to(torch.int32).contiguous()
     out = torch.empty((size_k // 16, size_n * 16 // pack), dtype=torch.int32, device=qweight.device)
-    with torch.cuda.device(qweight.device):
-        library.check(
-            library.load().marlin_repack_gptq(
-                qweight.data_ptr(), _ptr(perm), out.data_ptr(), size_k, size_n, num_bits,
-                ctypes.c_void_p(_stream(qweight.device)),
-            )
-        )
+    dev = qweight.get_device()
+    launch.call(dev, library.load().marlin_repack_gptq, qweight.data_ptr(), _ptr(perm), out.data_ptr(), size_k,
+                size_n, num_bits, launch.current_stream(dev))
     return out
 
 
@@ -158,15 +120,13 @@ def _repack_gptq_fake(qweight, perm, size_k, size_n, num_bits):
 def _repack_awq_op(qweight: torch.Tensor, size_k: int, size_n: int, num_bits: int) -> torch.Tensor:
     if qweight.dtype != torch.int32 or tuple(qweight.shape) != (size_k, size_n // 8):
         raise ValueError(f"AWQ qweight must be int32 [{size_k}, {size_n // 8}], got {qweight.dtype} {tuple(qweight.shape)}")
+    if not qweight.is_cuda:  # the library takes device pointers
+        raise ValueError(f"qweight must be on a CUDA device, got {qweight.device}")
     qweight = qweight.contiguous()
     out = torch.empty((size_k // 16, size_n * 16 // 8), dtype=torch.int32, device=qweight.device)
-    with torch.cuda.device(qweight.device):
-        library.check(
-            library.load().marlin_repack_awq(
-                qweight.data_ptr(), out.data_ptr(), size_k, size_n, num_bits,
-                ctypes.c_void_p(_stream(qweight.device)),
-            )
-        )
+    dev = qweight.get_device()
+    launch.call(dev, library.load().marlin_repack_awq, qweight.data_ptr(), out.data_ptr(), size_k, size_n, num_bits,
+                launch.current_stream(dev))
     return out
 
 
@@ -182,10 +142,12 @@ def type_id(t) -> int:
     """A scalar type given as its id, a ScalarType (e.g. a plugin's) or a built-in name."""
     if isinstance(t, int):
         return t
-    if hasattr(t, "id"):
+    if isinstance(t, str):  # the common case first: no hasattr (a caught AttributeError) per call
+        tid = TYPE_ID.get(t)
+        if tid is not None:
+            return tid
+    elif hasattr(t, "id"):
         return t.id
-    if t in TYPE_ID:
-        return TYPE_ID[t]
     raise validate.InvalidInput(f"unknown scalar type {t!r}: pass a built-in name ({', '.join(TYPE_ID)}), "
                                 "a marlin_core.types.ScalarType or its id")
 
@@ -214,13 +176,15 @@ def gemm(
     "kFE4M3fn" (NVFP4) or "kFE8M0fnu" (MXFP4); other tensors prepared by :func:`prepare_gptq` /
     :func:`prepare_awq` / :func:`prepare_hqq` / :func:`prepare_fp8` / :func:`prepare_nvfp4` /
     :func:`prepare_mxfp4` (whose dicts can be passed as ``**kwargs``)."""
-    lead = a.shape[:-1]
-    out = torch.ops.marlin.gemm(
-        a.reshape(-1, a.shape[-1]), b, scales, zp, g_idx, perm, bias, type_id(b_type), size_n,
-        is_zp_float, use_fp32_reduce, thread_k, thread_n, max_m_blocks, max_slices,
-        -1 if s_type is None else type_id(s_type), global_scale,
-    )
-    return out.reshape(*lead, size_n)
+    flat = a.dim() == 2
+    a2 = a if flat else a.reshape(-1, a.shape[-1])
+    args = (b, scales, zp, g_idx, perm, bias, type_id(b_type), size_n, is_zp_float, use_fp32_reduce, thread_k,
+            thread_n, max_m_blocks, max_slices, -1 if s_type is None else type_id(s_type), global_scale)
+    if launch.eager(a, b, scales, zp, g_idx, perm, bias, global_scale):
+        out = _gemm(a2, *args)  # skips the torch.ops dispatch, see launch.eager
+    else:
+        out = torch.ops.marlin.gemm(a2, *args)
+    return out if flat else out.reshape(*a.shape[:-1], size_n)
 
 
 def repack_gptq(qweight, size_k, size_n, num_bits, perm=None):

@@ -99,10 +99,13 @@ int ensure_smem(int device, KernelFn fn, int bytes) {
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 // Split-K tuning (dev knobs, read once): MARLIN_WAVES = blocks per SM to aim for when there
-// are too few tiles; MARLIN_MAX_PARTIAL_KB = cap on the partial bytes one tile's last block
-// sums (slices * partial size).
+// are too few tiles (default: 1 for chunks of up to 16 rows, 2 above); MARLIN_MAX_PARTIAL_KB =
+// cap on the partial bytes one tile's last block sums (slices * partial size).
+// Why 1 at M <= 16: on the H100 (CUDA-graph timings, GPTQ-4 g128) one wave of split-K blocks beat
+// two on 5 of 6 small-layer rows by 8-14% (fewer partials for the last block to sum), the
+// large layers are unaffected (they have enough tiles); docs/performance.md.
 struct Tuning {
-  int waves = 2;
+  int waves = 0;  // 0: the default above
   int max_partial_kb = 256;
   int force_stages = 0;
 };
@@ -305,7 +308,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
           sel_err ? sel_err : "", built_arch_list(), built_schemes());
     // Split-K factor of a candidate: aim for `waves` blocks per SM, at most k_iters slices, a
     // tile's partials (summed by one block) under max_partial_kb, and within the workspace.
-    const int target = dev.sms * tune.waves;
+    const int target = dev.sms * (tune.waves > 0 ? tune.waves : (want_m8 || want_mb <= 1 ? 1 : 2));
     auto slices_for = [&](const Cand& c) {
       const int bk = 16 * c.key.thread_k_blocks;
       const int k_iters = (K + bk - 1) / bk;
@@ -324,11 +327,14 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
       }
       return sl;
     };
-    // the candidate that fills the GPU best (blocks up to the target); ties: priority order
+    // the candidate that fills the GPU best, counting blocks up to one per SM; ties (any config
+    // that reaches every SM): priority order. More blocks than SMs is not better in itself:
+    // on an H100, (8192 x 28672, M <= 16) runs 52.7 us with 224 blocks of (128,128,256) and
+    // 57-84 us with 448 of (128,64,128) (csrc/dev/kbench.cu, docs/performance.md).
     int pick = 0, best = -1, slices = 1;
     for (int i = 0; i < n_cands; ++i) {
       const int sl = slices_for(cands[i]);
-      const int score = std::min(cands[i].tiles * sl, target);
+      const int score = std::min(cands[i].tiles * sl, dev.sms);
       if (score > best) {
         best = score;
         pick = i;

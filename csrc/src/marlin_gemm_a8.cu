@@ -224,7 +224,7 @@ int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t strea
     int pick = 0, best = -1, slices = 1;
     for (int i = 0; i < n_cands; ++i) {
       const int sl = slices_for(cands[i]);
-      const int score = std::min(cands[i].tiles * sl, target);
+      const int score = std::min(cands[i].tiles * sl, dev.sms);
       if (score > best) {
         best = score;
         pick = i;

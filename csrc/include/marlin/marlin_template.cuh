@@ -8,7 +8,7 @@
 //     warp owns its k16 sub-tiles of each stage and all M rows. B fragments come straight from
 //     the offline tile layout with one 16-byte shared load per lane (two for 8-bit), A with
 //     ldmatrix from an XOR-swizzled tile. Dequantization happens in registers, then
-//     mma.sync m16n8k16 with fp32 accumulators.
+//     mma.sync m16n8k16 with fp32 accumulators (the 8-row tile multiplies transposed).
 //   * After the K loop the k warps are summed in shared memory in fixed order. When the host
 //     split K into `slices` (gridDim.x = tiles * slices), each block writes its partial to
 //     C_tmp, and the last block to arrive at the tile's counter in `locks` sums all partials in
@@ -52,6 +52,18 @@ constexpr bool body_supported() {
 }
 
 namespace detail {
+
+// f(i) for i in [0, n), spread over the block's threads with a compile-time trip count, counted
+// from the last thread: the A tile copies start at thread 0, so these small per-stage copies
+// (scale rows, zero points, g_idx) land on other warps and no warp gets all the extra work.
+template <int n, int threads, typename Fn>
+__device__ __forceinline__ void for_spread(int tid, Fn&& f) {
+#pragma unroll
+  for (int j = 0; j < (n + threads - 1) / threads; ++j) {
+    const int i = j * threads + (threads - 1 - tid);
+    if (n % threads == 0 || i < n) f(i);
+  }
+}
 
 template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId s_type_id, int threads,
           int thread_m_blocks, int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages,
@@ -121,7 +133,9 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 
   auto stage_ptr = [&](int st) { return smem + st * SM.stage_bytes; };
 
-  // per-thread copy assignments, fixed for the whole K loop
+  // per-thread copy assignments, fixed for the whole K loop. Shared addresses are kept as
+  // 32-bit shared-window offsets so that the loop does no generic->shared conversions.
+  const uint32_t s_base = ptx::smem_addr(smem);
   constexpr int A_CH = BM * A_CHUNKS_ROW;
   constexpr int A_ITERS = (A_CH + threads - 1) / threads;
   constexpr int A_ROW_STEP = threads / A_CHUNKS_ROW;
@@ -130,7 +144,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const int a_rows_left = prob_m - m_base - a_r0;
   const T* a_ptr = A + (a_rows_left > 0 ? (size_t)(m_base + a_r0) * p.lda + a_c * 8 : 0);
   const size_t a_row_step = (size_t)A_ROW_STEP * p.lda;
-  const int a_dst0 = a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8));
+  const uint32_t a_dst = 16u * (a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8)));
   constexpr int B_CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
   constexpr int B_CH = thread_k_blocks * B_CH_ROW;
   constexpr int B_ITERS = (B_CH + threads - 1) / threads;
@@ -140,111 +154,121 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const size_t b_row = (size_t)(prob_n / 64) * (TILE_WORDS / 4);
   const int4* b_ptr = B + (size_t)(n_base / 64) * (TILE_WORDS / 4) + b_cc + b_kr0 * b_row;
   const size_t b_jstep = B_ROW_STEP * b_row;
+  const uint32_t b_dst = SM.a_bytes + 16u * tid;
 
-  // ---- global -> shared for K tile `it` into ring slot `st`
+  // ---- global -> shared for K tile `it` into ring slot `st`. Called for it_begin,
+  // it_begin + 1, ... in order, so the A and B sources are running pointers (no per-stage
+  // 64-bit address arithmetic), and only a partial last K tile evaluates the K predicates.
+  const T* a_src = a_ptr + (size_t)it_begin * BK;
+  const int4* b_src = b_ptr + (size_t)it_begin * thread_k_blocks * b_row;
   auto fetch = [&](int it, int st) {
-    char* base = stage_ptr(st);
+    const uint32_t sbase = s_base + st * SM.stage_bytes;
     const int k0 = it * BK;
+    const bool k_full = k0 + BK <= prob_k;
     // A: BM rows x BK halves, chunk index XOR (row % 8) swizzled. Thread tid copies chunk
     // column a_c of rows a_r0 + j * A_ROW_STEP; A_ROW_STEP is a multiple of 8, so the swizzle
     // is the same for all its rows.
     {
-      int4* sa = reinterpret_cast<int4*>(base);
-      const bool kok = k0 + a_c * 8 < prob_k;
+      const bool kok = k_full || k0 + a_c * 8 < prob_k;
 #pragma unroll
       for (int j = 0; j < A_ITERS; ++j) {
         if (A_CH % threads == 0 || j * threads + tid < A_CH) {
           const bool pred = kok && j * A_ROW_STEP < a_rows_left;
-          const T* src = pred ? a_ptr + j * a_row_step + k0 : A;
-          ptx::cp_async16(sa + a_dst0 + j * A_ROW_STEP * A_CHUNKS_ROW, src, pred);
+          ptx::cp_async16(sbase + a_dst + 16u * j * A_ROW_STEP * A_CHUNKS_ROW, pred ? a_src + j * a_row_step : A,
+                          pred);
         }
       }
+      a_src += BK;
     }
     // B: thread_k_blocks k16-rows, each a contiguous run of N_WARPS tiles
     {
-      int4* sb = reinterpret_cast<int4*>(base + SM.a_bytes);
       const int kt0 = k0 / 16;
-      const int4* bsrc = b_ptr + (size_t)kt0 * b_row;
 #pragma unroll
       for (int j = 0; j < B_ITERS; ++j) {
         if (B_CH % threads == 0 || j * threads + tid < B_CH) {
-          const bool pred = kt0 + b_kr0 + j * B_ROW_STEP < k16_total;
-          ptx::cp_async16(sb + j * threads + tid, pred ? bsrc + j * b_jstep : B, pred);
+          const bool pred = k_full || kt0 + b_kr0 + j * B_ROW_STEP < k16_total;
+          ptx::cp_async16(sbase + b_dst + 16u * j * threads, pred ? b_src + j * b_jstep : B, pred);
         }
       }
+      b_src += thread_k_blocks * b_row;
     }
     // scale rows (and zero points) of the groups this K tile touches
     if constexpr (group_blocks != 0) {
-      int4* ss = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes);
+      const uint32_t ss = sbase + SM.a_bytes + SM.b_bytes;
       const int g0 = group_blocks > 0 ? k0 / (16 * group_blocks) : 0;
       constexpr int CH_ROW = BN / 8;
       if constexpr (s_byte) {
         // one byte per scale: BN / 16 chunks per row (the smem model reserves 2 bytes each)
         const char* S8 = reinterpret_cast<const char*>(p.scales);
         constexpr int BCH_ROW = BN / 16;
-        for (int i = tid; i < SROWS * BCH_ROW; i += threads) {
+        for_spread<SROWS * BCH_ROW, threads>(tid, [&](int i) {
           const int r = i / BCH_ROW, cc = i % BCH_ROW;
           const int g = g0 + r;
           const bool pred = g < p.num_groups;
           const char* src = pred ? S8 + (size_t)g * prob_n + n_base + cc * 16 : S8;
-          ptx::cp_async16(ss + i, src, pred);
-        }
+          ptx::cp_async16(ss + 16u * i, src, pred);
+        });
       } else {
-        for (int i = tid; i < SROWS * CH_ROW; i += threads) {
+        for_spread<SROWS * CH_ROW, threads>(tid, [&](int i) {
           const int r = i / CH_ROW, cc = i % CH_ROW;
           const int g = g0 + r;
           const bool pred = g < p.num_groups;
           const T* src = pred ? S + (size_t)g * prob_n + n_base + cc * 8 : S;
-          ptx::cp_async16(ss + i, src, pred);
-        }
+          ptx::cp_async16(ss + 16u * i, src, pred);
+        });
       }
       if constexpr (has_zp) {
-        int4* sz = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes);
+        const uint32_t sz = sbase + SM.a_bytes + SM.b_bytes + SM.s_bytes;
         if constexpr (is_zp_float) {
           const T* Z = reinterpret_cast<const T*>(p.zp);
-          for (int i = tid; i < SROWS * CH_ROW; i += threads) {
+          for_spread<SROWS * CH_ROW, threads>(tid, [&](int i) {
             const int r = i / CH_ROW, cc = i % CH_ROW;
             const int g = g0 + r;
             const bool pred = g < p.num_groups;
             const T* src = pred ? Z + (size_t)g * prob_n + n_base + cc * 8 : Z;
-            ptx::cp_async16(sz + i, src, pred);
-          }
+            ptx::cp_async16(sz + 16u * i, src, pred);
+          });
         } else {
           // packed int4 zero points: [num_groups, N / 8] int32, 32 columns per 16-byte chunk
           const int* Z = reinterpret_cast<const int*>(p.zp);
           constexpr int ZCH_ROW = BN / 32;
-          for (int i = tid; i < SROWS * ZCH_ROW; i += threads) {
+          for_spread<SROWS * ZCH_ROW, threads>(tid, [&](int i) {
             const int r = i / ZCH_ROW, cc = i % ZCH_ROW;
             const int g = g0 + r;
             const bool pred = g < p.num_groups;
             const int* src = pred ? Z + (size_t)g * (prob_n / 8) + n_base / 8 + cc * 4 : Z;
-            ptx::cp_async16(sz + i, src, pred);
-          }
+            ptx::cp_async16(sz + 16u * i, src, pred);
+          });
         }
       }
     } else {
       // act-order: the g_idx slice of this K tile
-      int4* sg = reinterpret_cast<int4*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes + SM.z_bytes);
-      for (int i = tid; i < BK / 4; i += threads) {
+      const uint32_t sg = sbase + SM.a_bytes + SM.b_bytes + SM.s_bytes + SM.z_bytes;
+      for_spread<BK / 4, threads>(tid, [&](int i) {
         const int gk = k0 + i * 4;
         const bool pred = gk < prob_k;
-        ptx::cp_async16(sg + i, pred ? p.g_idx + gk : p.g_idx, pred);
-      }
+        ptx::cp_async16(sg + 16u * i, pred ? p.g_idx + gk : p.g_idx, pred);
+      });
     }
   };
 
-  float acc[MB][8][4];
+  // The 8-row tile multiplies transposed, C^T = B^T A^T: the dequantized 16x16 weight block
+  // of a sub-block is the MMA's A operand (the lane's fragment registers are exactly the
+  // m16n8k16 A layout, docs/kernel.md) and the 8 activation rows are its B operand. One MMA per
+  // 16 columns instead of two half-empty ones, and 4 accumulator tiles instead of 8.
+  constexpr bool TR = m_block_size_8;
+  constexpr int NJ = TR ? 4 : 8;  // accumulator tiles per m16 block: n8 tiles, or (TR) n16 x m8
+  float acc[MB][NJ][4];
 #pragma unroll
   for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-    for (int j = 0; j < 8; ++j)
+    for (int j = 0; j < NJ; ++j)
 #pragma unroll
       for (int e = 0; e < 4; ++e) acc[mb][j][e] = 0.f;
 
-  // ---- shared -> registers -> tensor cores for ring slot `st` (K tile `it`)
   // registers of one k16 sub-tile: A fragments, B codes, scales / zero points
   struct Frags {
-    uint32_t fa[MB][4];
+    uint32_t fa[MB][4];  // TR: fa[0][0..1] are the B operand (activation rows 0..7)
     uint32_t bq[8];
     T sv[8];
     uint32_t sbyte[2];  // byte scales (NVFP4 / MXFP4), same column order as sv
@@ -253,40 +277,45 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     int4 sga[4];
   };
 
-  // ---- shared -> registers -> tensor cores for ring slot `st` (K tile `it`). All sub-tiles'
-  // registers are loaded first so that their latency overlaps the MMAs.
-  auto compute = [&](int it, int st) {
+  // Per-lane shared-memory offsets within a stage, computed once (the loop only adds the
+  // ring slot): the A fragment of each of the warp's sub-tiles, its B tile and scale column.
+  uint32_t a_ld[KSUB];
+#pragma unroll
+  for (int kk = 0; kk < KSUB; ++kk) {
+    const int ks = warp_k * KSUB + kk;
+    const int r = TR ? lane % 8 : lane % 16;
+    const int cch = TR ? ks * 2 + (lane / 8) % 2 : ks * 2 + lane / 16;
+    a_ld[kk] = 16u * (r * A_CHUNKS_ROW + (cch ^ (r % 8)));
+  }
+  const int b_ld = SM.a_bytes + ((warp_k * KSUB * N_WARPS + warp_n) * (TILE_WORDS / 4) + lane) * 16;
+  const int s_col = warp_n * 64 + 8 * (lane / 4);  // first of the lane's 8 scale columns
+
+  // ---- shared -> registers -> tensor cores for ring slot `st`. All sub-tiles' registers are
+  // loaded first so that their latency overlaps the MMAs.
+  auto compute = [&](int st) {
     const char* base = stage_ptr(st);
-    const int4* sa = reinterpret_cast<const int4*>(base);
-    const int4* sb = reinterpret_cast<const int4*>(base + SM.a_bytes);
+    const uint32_t sbase = s_base + st * SM.stage_bytes;
     const T* ss = reinterpret_cast<const T*>(base + SM.a_bytes + SM.b_bytes);
-    const int k0 = it * BK;
     Frags frs[KSUB];
 #pragma unroll
     for (int kk = 0; kk < KSUB; ++kk) {
       const int ks = warp_k * KSUB + kk;  // k16 sub-tile within the K tile
       Frags& fr = frs[kk];
       // A fragments
-      if constexpr (m_block_size_8) {
-        const int r = lane % 8, cch = ks * 2 + (lane / 8) % 2;
-        ptx::ldsm_x2(fr.fa[0][0], fr.fa[0][2], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
-        fr.fa[0][1] = 0u;
-        fr.fa[0][3] = 0u;
+      if constexpr (TR) {
+        ptx::ldsm_x2(fr.fa[0][0], fr.fa[0][1], sbase + a_ld[kk]);
       } else {
 #pragma unroll
-        for (int mb = 0; mb < MB; ++mb) {
-          const int r = mb * 16 + lane % 16, cch = ks * 2 + lane / 16;
-          ptx::ldsm_x4(fr.fa[mb], sa + r * A_CHUNKS_ROW + (cch ^ (r % 8)));
-        }
+        for (int mb = 0; mb < MB; ++mb) ptx::ldsm_x4(fr.fa[mb], sbase + a_ld[kk] + 16u * mb * 16 * A_CHUNKS_ROW);
       }
 
       // B codes: one int4 per lane (4-bit) or two (8-bit) for the warp's 16x64 tile
       {
-        const int4* tb = sb + (ks * N_WARPS + warp_n) * (TILE_WORDS / 4);
-        const int4 v0 = tb[lane];
+        const int4* tb = reinterpret_cast<const int4*>(base + b_ld) + kk * N_WARPS * (TILE_WORDS / 4);
+        const int4 v0 = tb[0];
         fr.bq[0] = v0.x; fr.bq[1] = v0.y; fr.bq[2] = v0.z; fr.bq[3] = v0.w;
         if constexpr (bits == 8) {
-          const int4 v1 = tb[32 + lane];
+          const int4 v1 = tb[32];
           fr.bq[4] = v1.x; fr.bq[5] = v1.y; fr.bq[6] = v1.z; fr.bq[7] = v1.w;
         }
       }
@@ -296,12 +325,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       if constexpr (group_blocks != 0) {
         const int srow = SROWS > 1 ? ks / group_blocks : 0;
         if constexpr (s_byte) {
-          const uint2 s2b = *reinterpret_cast<const uint2*>(reinterpret_cast<const unsigned char*>(ss) + srow * BN +
-                                                            warp_n * 64 + 8 * (lane / 4));
+          const uint2 s2b =
+              *reinterpret_cast<const uint2*>(reinterpret_cast<const unsigned char*>(ss) + srow * BN + s_col);
           fr.sbyte[0] = s2b.x;
           fr.sbyte[1] = s2b.y;
         } else {
-          const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + warp_n * 64 + 8 * (lane / 4));
+          const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + s_col);
           const T* sp = reinterpret_cast<const T*>(&s4);
 #pragma unroll
           for (int j = 0; j < 8; ++j) fr.sv[j] = sp[j];
@@ -309,8 +338,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         if constexpr (has_zp) {
           const char* zbase = base + SM.a_bytes + SM.b_bytes + SM.s_bytes;
           if constexpr (is_zp_float) {
-            const int4 z4 =
-                *reinterpret_cast<const int4*>(reinterpret_cast<const T*>(zbase) + srow * BN + warp_n * 64 + 8 * (lane / 4));
+            const int4 z4 = *reinterpret_cast<const int4*>(reinterpret_cast<const T*>(zbase) + srow * BN + s_col);
             const T* zp = reinterpret_cast<const T*>(&z4);
 #pragma unroll
             for (int j = 0; j < 8; ++j) fr.zf[j] = zp[j];
@@ -331,15 +359,16 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           const int g = sg[ks * 16 + rows[q]];
-          fr.sga[q] = __ldg(reinterpret_cast<const int4*>(S + (size_t)g * prob_n + n_base + warp_n * 64 + 8 * (lane / 4)));
+          fr.sga[q] = __ldg(reinterpret_cast<const int4*>(S + (size_t)g * prob_n + n_base + s_col));
         }
       }
 
     }
+    // Sub-tiles past K (a partial last K tile) run on their zero-filled copies: A is zero there,
+    // so they add exact zeros. (Skipping them with a branch kept ptxas from issuing the next
+    // sub-tile's shared loads before it.)
 #pragma unroll
     for (int kk = 0; kk < KSUB; ++kk) {
-      const int ks = warp_k * KSUB + kk;
-      if (k0 / 16 + ks >= k16_total) break;  // K tail (warp-uniform)
       Frags& fr = frs[kk];
 #pragma unroll
       for (int w = 0; w < 4; ++w) {
@@ -386,10 +415,16 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             fb[j][1] = bits_of(__hmul2(F::from_bits(fb[j][1]), T2{s2p[e], s3[e]}));
           }
         }
+        if constexpr (TR) {
+          const uint32_t wa[4] = {fb[0][0], fb[1][0], fb[0][1], fb[1][1]};
+          const uint32_t xb[2] = {fr.fa[0][0], fr.fa[0][1]};
+          ptx::mma_16816<bf16>(wa, xb, acc[0][w]);
+        } else {
 #pragma unroll
-        for (int mb = 0; mb < MB; ++mb) {
-          ptx::mma_16816<bf16>(fr.fa[mb], fb[0], acc[mb][2 * w]);
-          ptx::mma_16816<bf16>(fr.fa[mb], fb[1], acc[mb][2 * w + 1]);
+          for (int mb = 0; mb < MB; ++mb) {
+            ptx::mma_16816<bf16>(fr.fa[mb], fb[0], acc[mb][2 * w]);
+            ptx::mma_16816<bf16>(fr.fa[mb], fb[1], acc[mb][2 * w + 1]);
+          }
         }
       }
     }
@@ -412,7 +447,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       if (nxt < it_end) fetch(nxt, nst);
       ptx::cp_async_commit();
     }
-    compute(it, st);
+    compute(st);
     st = st + 1 == stages ? 0 : st + 1;
   }
   ptx::cp_async_wait<0>();
@@ -425,8 +460,8 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
       for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-        for (int j = 0; j < 8; ++j)
-          red[((((warp_k - 1) * N_WARPS + warp_n) * MB + mb) * 8 + j) * 32 + lane] =
+        for (int j = 0; j < NJ; ++j)
+          red[((((warp_k - 1) * N_WARPS + warp_n) * MB + mb) * NJ + j) * 32 + lane] =
               make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
     }
     __syncthreads();
@@ -436,8 +471,8 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            const float4 v = red[((((wk - 1) * N_WARPS + warp_n) * MB + mb) * 8 + j) * 32 + lane];
+          for (int j = 0; j < NJ; ++j) {
+            const float4 v = red[((((wk - 1) * N_WARPS + warp_n) * MB + mb) * NJ + j) * 32 + lane];
             acc[mb][j][0] += v.x;
             acc[mb][j][1] += v.y;
             acc[mb][j][2] += v.z;
@@ -453,7 +488,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
     for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-      for (int j = 0; j < 8; ++j)
+      for (int j = 0; j < NJ; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[mb][j][e] *= gs;
   }
@@ -468,11 +503,35 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     }
     *reinterpret_cast<T2*>(reinterpret_cast<T*>(p.C) + (size_t)row * prob_n + col) = F::from_floats(v0, v1);
   };
+  // One accumulator tile's 4 values of lane `ln`: n8 tile j of m16 block mb (rows g, g+8,
+  // columns 2t, 2t+1), or (TR) n16 x m8 tile j (columns g, g+8, rows 2t, 2t+1).
+  auto store_frag = [&](int wn, int mb, int j, int ln, float4 v) {
+    if constexpr (TR) {
+      const int col = n_base + wn * 64 + 16 * j + ln / 4;
+      const int row = m_base + 2 * (ln % 4);
+      auto one = [&](int r, int c, float x) {
+        if (r >= prob_m) return;
+        if (p.has_bias) x += F::to_floats(T2{reinterpret_cast<const T*>(p.bias)[c], T{}}).x;
+        reinterpret_cast<T*>(p.C)[(size_t)r * prob_n + c] = F::from_floats(x, 0.f).x;
+      };
+      one(row, col, v.x);
+      one(row + 1, col, v.y);
+      one(row, col + 8, v.z);
+      one(row + 1, col + 8, v.w);
+    } else {
+      const int col = n_base + wn * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (ln % 4);
+      const int row0 = m_base + mb * 16 + ln / 4;
+      store_pair(row0, col, v.x, v.y);
+      store_pair(row0 + 8, col, v.z, v.w);
+    }
+  };
 
-  // ---- global reduction over K slices
+  // ---- global reduction over K slices: each block writes its partial (fragment order) to
+  // C_tmp, and the last to arrive at the tile's counter sums all of them in slice order
+  // (bit-identical run to run), adds the bias, stores C and resets the counter.
   if (slices > 1) {
     const size_t slot_floats = (size_t)partial_floats(thread_m_blocks, thread_n_blocks);
-    auto frag_index = [&](int wn, int mb, int j) { return ((wn * MB + mb) * 8 + j) * 32 + lane; };
+    auto frag_index = [&](int wn, int mb, int j) { return ((wn * MB + mb) * NJ + j) * 32 + lane; };
     __shared__ int is_last;
     if (warp_k == 0) {
       if (p.use_fp32_reduce) {
@@ -480,7 +539,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-          for (int j = 0; j < 8; ++j)
+          for (int j = 0; j < NJ; ++j)
             __stcg(part + frag_index(warp_n, mb, j), make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]));
       } else {
         // 16-bit partials (half the traffic, rounding at every slice)
@@ -488,7 +547,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
-          for (int j = 0; j < 8; ++j) {
+          for (int j = 0; j < NJ; ++j) {
             uint2 v;
             v.x = bits_of(F::from_floats(acc[mb][j][0], acc[mb][j][1]));
             v.y = bits_of(F::from_floats(acc[mb][j][2], acc[mb][j][3]));
@@ -498,16 +557,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     }
     __threadfence();
     __syncthreads();
-    if (tid == 0) {
-      const int prev = atomicAdd(p.locks + tile, 1);
-      is_last = prev == slices - 1;
-    }
+    if (tid == 0) is_last = atomicAdd(p.locks + tile, 1) == slices - 1;
     __syncthreads();
     if (!is_last) return;
     __threadfence();
-    // The last block sums the partials in slice order with all its threads (coalesced 16-byte
-    // reads), adds the bias and stores; any thread can handle any fragment index.
-    constexpr int NF4 = N_WARPS * MB * 8 * 32;
+    // all threads sum (coalesced 16-byte reads); any thread can handle any fragment index
+    constexpr int NF4 = N_WARPS * MB * NJ * 32;
     for (int idx = tid; idx < NF4; idx += threads) {
       float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
       // up to 8 slices' loads in flight, then added in slice order
@@ -538,11 +593,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
           }
         }
       }
-      const int ln = idx % 32, j = (idx / 32) % 8, mb = (idx / 256) % MB, wn = idx / (256 * MB);
-      const int col = n_base + wn * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (ln % 4);
-      const int row0 = m_base + mb * 16 + ln / 4;
-      store_pair(row0, col, sum.x, sum.y);
-      if constexpr (!m_block_size_8) store_pair(row0 + 8, col, sum.z, sum.w);
+      store_frag(idx / (32 * NJ * MB), (idx / (32 * NJ)) % MB, (idx / 32) % NJ, idx % 32, sum);
     }
     if (tid == 0) p.locks[tile] = 0;
     return;
@@ -551,15 +602,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // ---- epilogue: bias, convert, store (rows >= prob_m predicated)
   if (warp_k == 0) {
 #pragma unroll
-    for (int j = 0; j < 8; ++j) {
-      const int col = n_base + warp_n * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (lane % 4);
+    for (int j = 0; j < NJ; ++j)
 #pragma unroll
-      for (int mb = 0; mb < MB; ++mb) {
-        const int row0 = m_base + mb * 16 + lane / 4;
-        store_pair(row0, col, acc[mb][j][0], acc[mb][j][1]);
-        if constexpr (!m_block_size_8) store_pair(row0 + 8, col, acc[mb][j][2], acc[mb][j][3]);
-      }
-    }
+      for (int mb = 0; mb < MB; ++mb)
+        store_frag(warp_n, mb, j, lane, make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]));
   }
 }
 

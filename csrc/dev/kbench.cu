@@ -1,0 +1,268 @@
+// Dev-only kernel micro-benchmark (not part of the library build): times chosen Marlin template
+// instances (fp16 activations, GPTQ 4-bit, group 128) directly, at chosen split-K factors, next to
+// a pure streaming kernel that reads the weights with the same access pattern and pipeline depth
+// but does no math. Used to find where small-M time goes (docs/performance.md).
+//
+//   nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90 \
+//        -I csrc/include csrc/dev/kbench.cu -o build/kbench && build/kbench
+//
+// Weights are random bits (timing only; correctness is tests/gpu's job). Weight copies rotate so
+// that the 50 MB L2 never holds the next call's weights.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "marlin/marlin_template.cuh"
+
+using namespace marlin;
+
+#define CK(x)                                                                                   \
+  do {                                                                                          \
+    cudaError_t e_ = (x);                                                                       \
+    if (e_ != cudaSuccess) {                                                                    \
+      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
+      std::exit(1);                                                                             \
+    }                                                                                           \
+  } while (0)
+
+// Streams the B tiles of a (BN x K slice) exactly as the Marlin fetch does (one 16-byte cp.async
+// per chunk, `stages`-deep ring, one commit group per K tile) and XORs one word per thread so
+// nothing is dead. kmajor: the tiles of a 64-column strip are contiguous along K (an alternative
+// layout) instead of row-major over tiles.
+template <int threads, int BN, int BK, int stages, bool kmajor>
+__global__ void __launch_bounds__(threads) stream_b(const int4* B, int N, int K, int* out) {
+  extern __shared__ int4 sm[];
+  constexpr int TW4 = 128 / 4;       // int4 per 16x64 4-bit tile
+  constexpr int NT = BN / 64;        // tiles per k16 row of the block
+  constexpr int CH = BK / 16 * NT * TW4;  // int4 per stage
+  const int n_tiles = N / BN, k_iters = K / BK;
+  const int slices = gridDim.x / n_tiles;
+  const int tile = blockIdx.x / slices, slice = blockIdx.x % slices;
+  const int per = (k_iters + slices - 1) / slices;
+  const int b0 = slice * per, b1 = min(k_iters, b0 + per);
+  auto src = [&](int it, int c) -> const int4* {
+    const int kr = it * (BK / 16) + c / (NT * TW4);
+    const int t = (c / TW4) % NT, w = c % TW4;
+    const int nt = tile * NT + t;
+    const size_t tix = kmajor ? (size_t)nt * (K / 16) + kr : (size_t)kr * (N / 64) + nt;
+    return B + tix * TW4 + w;
+  };
+  auto fetch = [&](int it, int st) {
+#pragma unroll
+    for (int c = threadIdx.x; c < CH; c += threads) ptx::cp_async16(sm + st * CH + c, src(it, c), true);
+  };
+  for (int s = 0; s < stages - 1; ++s) {
+    if (b0 + s < b1) fetch(b0 + s, s);
+    ptx::cp_async_commit();
+  }
+  int acc = 0, st = 0;
+  for (int it = b0; it < b1; ++it) {
+    ptx::cp_async_wait<stages - 2>();
+    __syncthreads();
+    const int nxt = it + stages - 1;
+    if (nxt < b1) fetch(nxt, (st + stages - 1) % stages);
+    ptx::cp_async_commit();
+    acc ^= reinterpret_cast<const int*>(sm + st * CH)[threadIdx.x];
+    st = (st + 1) % stages;
+  }
+  if (acc == 0x12345678) out[0] = acc;
+}
+
+// Pseudo-random words (a hash of the index): constant fill patterns time differently on HBM.
+__global__ void fill_random(uint32_t* p, size_t n, uint32_t seed) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    uint32_t x = uint32_t(i) * 2654435761u ^ seed;
+    x ^= x >> 15;
+    x *= 2246822519u;
+    x ^= x >> 13;
+    p[i] = x;
+  }
+}
+
+struct Buffers {
+  std::vector<int4*> B;
+  std::vector<half*> S;
+  half *A, *C;
+  float* ctmp;
+  int* locks;
+  int* out;
+};
+
+static float time_launches(int reps, const std::vector<int>& order, void (*launch)(int, void*), void* ctx) {
+  cudaEvent_t a, b;
+  CK(cudaEventCreate(&a));
+  CK(cudaEventCreate(&b));
+  for (int i = 0; i < 3; ++i) launch(order[i % order.size()], ctx);
+  std::vector<float> ts;
+  for (int r = 0; r < 7; ++r) {
+    CK(cudaEventRecord(a));
+    for (int i = 0; i < reps; ++i) launch(order[i % order.size()], ctx);
+    CK(cudaEventRecord(b));
+    CK(cudaEventSynchronize(b));
+    float ms;
+    CK(cudaEventElapsedTime(&ms, a, b));
+    ts.push_back(ms * 1000.f / reps);
+  }
+  std::sort(ts.begin(), ts.end());
+  CK(cudaGetLastError());
+  return ts[ts.size() / 2];
+}
+
+struct Case {
+  Buffers* buf;
+  int M, N, K, grid, smem;
+  KernelFn fn;
+  int threads;
+  void (*sfn)(const int4*, int, int, int*);
+};
+
+static void launch_marlin(int copy, void* ctx) {
+  Case& c = *static_cast<Case*>(ctx);
+  KernelParams p{};
+  p.A = c.buf->A;
+  p.B = c.buf->B[copy];
+  p.C = c.buf->C;
+  p.C_tmp = c.buf->ctmp;
+  p.scales = c.buf->S[copy];
+  p.num_groups = c.K / 128;
+  p.prob_m = c.M;
+  p.prob_n = c.N;
+  p.prob_k = c.K;
+  p.lda = c.K;
+  p.locks = c.buf->locks;
+  p.use_fp32_reduce = true;
+  p.max_shared_mem = c.smem;
+  c.fn<<<c.grid, c.threads, c.smem>>>(p);
+}
+
+static void launch_stream(int copy, void* ctx) {
+  Case& c = *static_cast<Case*>(ctx);
+  c.sfn<<<c.grid, c.threads, c.smem>>>(c.buf->B[copy], c.N, c.K, c.buf->out);
+}
+
+static const char* g_only = nullptr;  // argv[2]: run only variants whose name contains this
+static int g_slices = 0;               // argv[3]: only this split factor
+
+template <int threads, int tmb, int tnb, int tkb, bool m8, int stages>
+static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slices, const char* name) {
+  if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
+  constexpr int gb = 8;  // group 128
+  auto fn = &Marlin<type_id::kFloat16, type_id::kU4B8, type_id::kFloat16, type_id::kFloat16, threads, tmb, tnb, tkb,
+                    m8, stages, gb, false>;
+  const SmemModel s = smem_model(4, threads, tmb, m8, tnb, tkb, stages, gb, false, false);
+  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, s.total));
+  cudaFuncAttributes fa;
+  CK(cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)));
+  int occ = 0;
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, s.total));
+  const int BM = m8 ? 8 : 16 * tmb;
+  const int tiles = (M + BM - 1) / BM * (N / (16 * tnb));
+  // slices > 0: grid = tiles * slices; slices < 0: grid = -slices blocks per SM (stream-K)
+  int sms;
+  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  const int grid = slices > 0 ? tiles * slices : -slices * sms;
+  const int sl = slices;
+  if (size_t(2) * grid * partial_floats(tmb, tnb) * 4 > (size_t(256) << 20)) return;
+  Case c{&buf, M, N, K, grid, s.total, fn, threads, nullptr};
+  std::vector<int> order(ncopies);
+  for (int i = 0; i < ncopies; ++i) order[i] = i;
+  const float us = time_launches(4 * ncopies, order, launch_marlin, &c);
+  const double bytes = double(K) * N / 2 + double(K / 128) * N * 2 + double(M) * K * 2 + double(M) * N * 2;
+  std::printf("| %-26s | %5d | %5d | %4d | %3d | %5d | %3d | %2d | %6.1f | %5.2f |\n", name, K, N, M, sl, grid,
+              fa.numRegs, occ, us, bytes / us * 1e-6);
+}
+
+template <int threads, int BN, int BK, int stages, bool kmajor>
+static void run_stream(Buffers& buf, int N, int K, int ncopies, int slices, const char* name) {
+  if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
+  auto fn = &stream_b<threads, BN, BK, stages, kmajor>;
+  const int smem = stages * (BK / 16) * (BN / 64) * 512;
+  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  int occ = 0;
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));
+  const int tiles = N / BN, k_iters = K / BK;
+  const int per = (k_iters + slices - 1) / slices;
+  const int sl = (k_iters + per - 1) / per;
+  Case c{&buf, 0, N, K, tiles * sl, smem, nullptr, threads, fn};
+  std::vector<int> order(ncopies);
+  for (int i = 0; i < ncopies; ++i) order[i] = i;
+  const float us = time_launches(4 * ncopies, order, launch_stream, &c);
+  const double bytes = double(K) * N / 2;
+  std::printf("| %-26s | %5d | %5d | %4s | %3d | %5d | %3s | %2d | %6.1f | %5.2f |\n", name, K, N, "-", sl, tiles * sl,
+              "-", occ, us, bytes / us * 1e-6);
+}
+
+// Usage: kbench [SHAPE_INDEX|-1 [VARIANT_SUBSTRING [SLICES]]]
+int main(int argc, char** argv) {
+  const int shapes[][2] = {{4096, 4096}, {14336, 4096}, {8192, 28672}};  // (K, N)
+  const int only_shape = argc > 1 ? std::atoi(argv[1]) : -1;
+  if (argc > 2) g_only = argv[2];
+  if (argc > 3) g_slices = std::atoi(argv[3]);
+  int dev;
+  CK(cudaGetDevice(&dev));
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, dev));
+  std::printf("device %s, %d SMs\n", prop.name, prop.multiProcessorCount);
+  std::printf("| variant | K | N | M | sl | blocks | regs | occ | us | TB/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
+  for (int si = 0; si < 3; ++si) {
+    if (only_shape >= 0 && si != only_shape) continue;
+    const int K = shapes[si][0], N = shapes[si][1];
+    const size_t wbytes = size_t(K) * N / 2;
+    const int ncopies = std::max<int>(2, int((150u << 20) / wbytes) + 1);
+    Buffers buf;
+    for (int i = 0; i < ncopies; ++i) {
+      int4* b;
+      half* s;
+      CK(cudaMalloc(&b, wbytes));
+      fill_random<<<1024, 256>>>(reinterpret_cast<uint32_t*>(b), wbytes / 4, 0x9e3779b9u * (i + 1));
+      CK(cudaMalloc(&s, size_t(K / 128) * N * 2));
+      CK(cudaMemset(s, 0x3c, size_t(K / 128) * N * 2));
+      buf.B.push_back(b);
+      buf.S.push_back(s);
+    }
+    CK(cudaMalloc(&buf.A, size_t(64) * K * 2));
+    CK(cudaMemset(buf.A, 0x3c, size_t(64) * K * 2));
+    CK(cudaMalloc(&buf.C, size_t(64) * N * 2));
+    CK(cudaMalloc(&buf.ctmp, size_t(256) << 20));
+    CK(cudaMalloc(&buf.locks, 16384));
+    CK(cudaMemset(buf.locks, 0, 16384));
+    CK(cudaMalloc(&buf.out, 16));
+    for (int sl : {1, 2, 4, 8}) {
+      if (g_only) break;
+      run_stream<256, 128, 128, 4, false>(buf, N, K, ncopies, sl, "stream 128x128 s4");
+      run_stream<256, 128, 128, 8, false>(buf, N, K, ncopies, sl, "stream 128x128 s8");
+      run_stream<256, 128, 128, 4, true>(buf, N, K, ncopies, sl, "stream 128x128 s4 kmajor");
+      run_stream<256, 256, 64, 4, false>(buf, N, K, ncopies, sl, "stream 256x64 s4");
+      run_stream<128, 64, 128, 4, false>(buf, N, K, ncopies, sl, "stream 64x128 s4");
+      run_stream<128, 64, 128, 8, false>(buf, N, K, ncopies, sl, "stream 64x128 s8");
+    }
+    for (int M : {1, 16}) {
+      for (int sl : {1, 2, 4, 8, -1, -2, -3}) {
+        if (M == 1) {
+          run_marlin<256, 1, 8, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s4");
+          run_marlin<256, 1, 8, 8, true, 8>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s8");
+          run_marlin<256, 1, 16, 4, true, 4>(buf, M, N, K, ncopies, sl, "m8 64x256x256 s4");
+          run_marlin<128, 1, 4, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x64x128 s4");
+          run_marlin<128, 1, 4, 8, true, 8>(buf, M, N, K, ncopies, sl, "m8 128x64x128 s8");
+          run_marlin<128, 1, 8, 4, true, 4>(buf, M, N, K, ncopies, sl, "m8 64x128x128 s4");
+        } else {
+          run_marlin<256, 1, 8, 8, false, 4>(buf, M, N, K, ncopies, sl, "mb1 128x128x256 s4");
+          run_marlin<256, 1, 8, 8, false, 8>(buf, M, N, K, ncopies, sl, "mb1 128x128x256 s8");
+          run_marlin<128, 1, 4, 8, false, 4>(buf, M, N, K, ncopies, sl, "mb1 128x64x128 s4");
+        }
+      }
+    }
+    for (auto* p : buf.B) cudaFree(p);
+    for (auto* p : buf.S) cudaFree(p);
+    cudaFree(buf.A);
+    cudaFree(buf.C);
+    cudaFree(buf.ctmp);
+    cudaFree(buf.locks);
+    cudaFree(buf.out);
+  }
+  return 0;
+}

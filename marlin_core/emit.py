@@ -103,7 +103,10 @@ def emit(plan: Plan) -> dict[str, str]:
     for fam in plan.families:
         files = [f for f in plan.files if f.family == fam.name]
         archs = fam.archs(plan.archs)
-        families.append({"name": fam.name, "files": [f.name for f in files],
+        # largest files first: build tools start jobs in list order, and starting the longest
+        # compiles first keeps a parallel build from ending on one big file
+        by_size = sorted(files, key=lambda f: -len(f.kernels))
+        families.append({"name": fam.name, "files": [f.name for f in by_size],
                          "cmake_archs": ";".join(a.cmake for a in archs),
                          "gencode": ";".join(g for a in archs for g in a.gencode),
                          "archs": ",".join(str(a) for a in archs)})

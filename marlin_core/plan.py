@@ -100,12 +100,17 @@ class Sharding:
 
 
 def _split(name: str, kernels: list[KernelSpec], sharding: Sharding) -> list[tuple[str, tuple]]:
-    chunk = sharding.chunk(len(kernels))
-    if chunk >= len(kernels):
+    """The file's kernels in as few parts as the cap allows, of equal size (+-1): a 75-kernel
+    file capped at 24 becomes 19+19+19+18, not 24+24+24+3, so that parallel compile jobs end
+    together."""
+    n = len(kernels)
+    chunk = sharding.chunk(n)
+    if chunk >= n:
         return [(name, tuple(kernels))]
+    parts = -(-n // chunk)
     stem = name.removesuffix(".cu")
-    return [(f"{stem}_part{i // chunk}.cu", tuple(kernels[i:i + chunk]))
-            for i in range(0, len(kernels), chunk)]
+    bounds = [-(-n * i // parts) for i in range(parts + 1)]  # the larger parts first
+    return [(f"{stem}_part{i}.cu", tuple(kernels[bounds[i]:bounds[i + 1]])) for i in range(parts)]
 
 
 def plan(registry: Registry, archs: tuple[Arch, ...], include: Iterable[str] = (),

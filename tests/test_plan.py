@@ -169,10 +169,14 @@ def test_sharding_splits_files_and_keeps_every_kernel(default_registry):
     capped = plan(default_registry, archs, sharding=Sharding(max_kernels_per_file=40))
     assert all(len(f.kernels) <= 40 for f in capped.files)
     assert sorted(k.key for k in capped.kernels) == sorted(k.key for k in whole.kernels)
-    # the 75-kernel gptq-int4 fp16 file becomes 40 + 35, named _part0, _part1
+    # the 75-kernel gptq-int4 fp16 file needs ceil(75 / 40) = 2 parts of equal size: 38 + 37
     parts = [f for f in capped.files if f.name.startswith("sm80_kernel_float16_u4b8_float16")]
     assert [(f.name, len(f.kernels)) for f in parts] == [
-        ("sm80_kernel_float16_u4b8_float16_part0.cu", 40), ("sm80_kernel_float16_u4b8_float16_part1.cu", 35)]
+        ("sm80_kernel_float16_u4b8_float16_part0.cu", 38), ("sm80_kernel_float16_u4b8_float16_part1.cu", 37)]
+    # capped at 24: ceil(75 / 24) = 4 parts, 19 + 19 + 19 + 18 (not 24 + 24 + 24 + 3)
+    by24 = plan(default_registry, archs, sharding=Sharding(max_kernels_per_file=24))
+    assert [len(f.kernels) for f in by24.files if f.name.startswith("sm80_kernel_float16_u4b8_float16")] == [
+        19, 19, 19, 18]
     assert all(k.file == f.name for f in capped.files for k in f.kernels)
     four = plan(default_registry, archs, sharding=Sharding(shards=4))
     assert len(four.files) == 4 * len(whole.files) and len(four.kernels) == 732

@@ -23,7 +23,7 @@ import torch
 
 MS = [1, 4, 16, 32, 64, 128, 256, 1024]
 SHAPES = [(4096, 4096), (4096, 14336), (14336, 4096), (8192, 28672)]  # (K, N)
-SCHEMES = ["gptq4-g128", "gptq4-gch", "awq4-g128", "gptq8-g128"]
+SCHEMES = ["gptq4-g128", "gptq4-gch", "awq4-g128", "gptq8-g128", "fp8-g128", "nvfp4", "mxfp4"]
 L2_BYTES = 50 * 2**20
 GRAPH_MAX_M = 16
 
@@ -49,9 +49,9 @@ def measured_copy_bandwidth() -> float:
 def make_weights(scheme: str, k: int, n: int, dtype: torch.dtype):
     """One packed weight set (dict of gemm kwargs) and its byte count, from the reference
     quantizers and the GPU repack."""
-    from marlin_core.runtime import ops, packing, quant
+    from marlin_core.runtime import ops, packing, quant, quant_fp
 
-    name, group = scheme.split("-")
+    name, group = scheme.split("-") if "-" in scheme else (scheme, "gch")
     gs = -1 if group == "gch" else int(group[1:])
     w = torch.randn(k, n, device="cuda", dtype=torch.float32) * 0.02
     if name.startswith("gptq"):
@@ -62,6 +62,17 @@ def make_weights(scheme: str, k: int, n: int, dtype: torch.dtype):
         qw = quant.quantize_awq(w, group_size=gs, dtype=dtype)
         kw = ops.prepare_awq(packing.awq_pack(qw.q).cuda(), packing.awq_pack(qw.zeros).cuda(),
                              qw.scales.cuda(), k, n)
+    elif name == "fp8":
+        qw = quant_fp.quantize_fp8(w, group_size=gs, dtype=dtype)
+        kw = ops.prepare_fp8(qw.q, qw.scales, k, n)
+    elif name == "nvfp4":
+        qw = quant_fp.quantize_nvfp4(w)
+        kw = ops.prepare_nvfp4(qw.q, qw.scales, qw.global_scale, k, n)
+    elif name == "mxfp4":
+        if dtype != torch.bfloat16:
+            return None, 0  # MXFP4 kernels take bfloat16 activations only
+        qw = quant_fp.quantize_mxfp4(w)
+        kw = ops.prepare_mxfp4(qw.q, qw.scales, k, n)
     else:
         raise SystemExit(f"bench_gemm: unknown scheme {scheme}")
     nbytes = sum(t.numel() * t.element_size() for t in kw.values() if isinstance(t, torch.Tensor))
@@ -131,6 +142,9 @@ def main() -> None:
         dense = [torch.randn(k, n, device="cuda", dtype=dtype) for _ in range(copies_for(k * n * 2))]
         for scheme in args.schemes.split(","):
             kw, wbytes = make_weights(scheme, k, n, dtype)
+            if kw is None:
+                print(f"| {scheme} | {k} | {n} | - | skipped: needs --dtype bf16 | | | | | | |")
+                continue
             sets = [kw] + [{key: (v.clone() if isinstance(v, torch.Tensor) else v) for key, v in kw.items()}
                            for _ in range(copies_for(wbytes) - 1)]
             for m in ms:

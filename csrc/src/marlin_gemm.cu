@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "common.h"
+#include "dispatch.h"
 #include "kernel_selector.h"  // generated: marlin::select_kernel, built_arch_list, built_schemes
 #include "marlin/capi.h"
 #include "marlin/kernel.h"
@@ -51,76 +52,6 @@ int device_info(int device, DeviceInfo* out) {
   *out = d;
   return 0;
 }
-
-namespace {
-
-constexpr int kLockInts = 4096;               // lock counters at the start of the workspace
-constexpr size_t kLockBytes = kLockInts * 4;  // C_tmp follows
-constexpr int kMaxPartialFloats = 16 * 4 * 16 * 16;  // thread_m_blocks 4, thread_n 256
-constexpr int kSmemHeadroom = 512;
-
-const char* type_name(ScalarTypeId t) {
-  using namespace type_id;
-  if (t == kFloat16) return "float16";
-  if (t == kBFloat16) return "bfloat16";
-  if (t == kU4) return "u4";
-  if (t == kU4B8) return "u4b8";
-  if (t == kU8B128) return "u8b128";
-  if (t == kU8) return "u8";
-  if (t == kS4) return "s4";
-  if (t == kS8) return "s8";
-  if (t == kFE4M3fn) return "fe4m3fn";
-  if (t == kFE2M1f) return "fe2m1f";
-  if (t == kFE8M0fnu) return "fe8m0fnu";
-  return "unknown";
-}
-
-struct ThreadCfg {
-  int thread_k, thread_n, threads;
-};
-constexpr ThreadCfg kSmallBatch[] = {{128, 128, 256}, {64, 128, 128}, {128, 64, 128}};
-constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 128}};
-
-// cudaFuncSetAttribute once per (device, kernel), again only if a launch needs more.
-int ensure_smem(int device, KernelFn fn, int bytes) {
-  static std::mutex mu;
-  static std::unordered_map<const void*, int> done[64];
-  std::lock_guard<std::mutex> g(mu);
-  auto& d = done[device & 63];
-  auto it = d.find(reinterpret_cast<const void*>(fn));
-  if (it != d.end() && it->second >= bytes) return 0;
-  cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(fn),
-                                       cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-  if (e != cudaSuccess) return cuda_fail(e, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
-  d[reinterpret_cast<const void*>(fn)] = bytes;
-  return 0;
-}
-
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
-// Split-K tuning (dev knobs, read once): MARLIN_WAVES = blocks per SM to aim for when there
-// are too few tiles (default: 1 for chunks of up to 16 rows, 2 above); MARLIN_MAX_PARTIAL_KB =
-// cap on the partial bytes one tile's last block sums (slices * partial size).
-// Why 1 at M <= 16: on the H100 (CUDA-graph timings, GPTQ-4 g128) one wave of split-K blocks beat
-// two on 5 of 6 small-layer rows by 8-14% (fewer partials for the last block to sum), the
-// large layers are unaffected (they have enough tiles); docs/performance.md.
-struct Tuning {
-  int waves = 0;  // 0: the default above
-  int max_partial_kb = 256;
-  int force_stages = 0;
-};
-const Tuning& tuning() {
-  static const Tuning t = [] {
-    Tuning t;
-    if (const char* s = std::getenv("MARLIN_WAVES")) t.waves = std::max(1, std::atoi(s));
-    if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
-    if (const char* s = std::getenv("MARLIN_FORCE_STAGES")) t.force_stages = std::atoi(s);
-    return t;
-  }();
-  return t;
-}
-
-}  // namespace
 
 size_t workspace_size(int device) {
   DeviceInfo d;
@@ -234,8 +165,6 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
   if (!g->workspace || g->workspace_bytes < workspace_size(device))
     return fail("marlin_gemm: workspace of %zu bytes is below marlin_workspace_size() = %zu", g->workspace_bytes,
                 workspace_size(device));
-  int* locks = reinterpret_cast<int*>(g->workspace);
-  float* c_tmp = reinterpret_cast<float*>(reinterpret_cast<char*>(g->workspace) + kLockBytes);
 
   const char* A = reinterpret_cast<const char*>(g->a);
   int64_t lda = g->lda;
@@ -306,67 +235,22 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
           type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t), group_blocks, g->is_zp_float, rows,
           want_m8 ? "0.5 / " : "", want_mb, N, K, g->thread_k, g->thread_n, stages, sel_err ? ": " : "",
           sel_err ? sel_err : "", built_arch_list(), built_schemes());
-    // Split-K factor of a candidate: aim for `waves` blocks per SM, at most k_iters slices, a
-    // tile's partials (summed by one block) under max_partial_kb, and within the workspace.
+    // split-K factor per candidate (dispatch.h); default waves: one block per SM for chunks of
+    // up to 16 rows, two above. At M <= 16 on the H100 (CUDA-graph timings, GPTQ-4 g128) one wave
+    // beat two on 5 of 6 small-layer rows by 8-14% (fewer partials for the last block to sum);
+    // large layers have enough tiles either way (docs/performance.md).
     const int target = dev.sms * (tune.waves > 0 ? tune.waves : (want_m8 || want_mb <= 1 ? 1 : 2));
-    auto slices_for = [&](const Cand& c) {
-      const int bk = 16 * c.key.thread_k_blocks;
-      const int k_iters = (K + bk - 1) / bk;
-      const size_t slot_bytes =
-          size_t(partial_floats(c.key.thread_m_blocks, c.key.thread_n_blocks)) * (g->use_fp32_reduce ? 4 : 2);
-      int sl = 1;
-      if (c.tiles < target && c.tiles <= kLockInts) {
-        sl = std::min(target / c.tiles, k_iters);
-        sl = std::min<int>(sl, int(std::max<size_t>(1, size_t(tune.max_partial_kb) * 1024 / slot_bytes)));
-        if (g->max_slices > 0) sl = std::min(sl, g->max_slices);
-        sl = std::max(sl, 1);
-        const size_t cap = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
-        while (sl > 1 && size_t(c.tiles) * sl * slot_bytes > cap) --sl;
-        const int per = (k_iters + sl - 1) / sl;
-        sl = (k_iters + per - 1) / per;  // no empty slices
-      }
-      return sl;
-    };
-    // the candidate that fills the GPU best, counting blocks up to one per SM; ties (any config
-    // that reaches every SM): priority order. More blocks than SMs is not better in itself:
-    // on an H100, (8192 x 28672, M <= 16) runs 52.7 us with 224 blocks of (128,128,256) and
-    // 57-84 us with 448 of (128,64,128) (csrc/dev/kbench.cu, docs/performance.md).
-    int pick = 0, best = -1, slices = 1;
-    for (int i = 0; i < n_cands; ++i) {
-      const int sl = slices_for(cands[i]);
-      const int score = std::min(cands[i].tiles * sl, dev.sms);
-      if (score > best) {
-        best = score;
-        pick = i;
-        slices = sl;
-      }
-    }
+    int slices = 1;
+    const int pick = choose_candidate(cands, n_cands, K, g->use_fp32_reduce != 0, target, g->max_slices, dev, &slices);
     const KernelFn fn = cands[pick].fn;
     const KernelKey key = cands[pick].key;
     const SmemModel sm = cands[pick].sm;
     const int tiles = cands[pick].tiles;
     if (ensure_smem(device, fn, sm.total)) return 1;
 
-    KernelParams p{};
-    p.A = A;
-    p.B = g->b;
-    p.C = C;
-    p.C_tmp = c_tmp;
-    p.bias = g->bias;
-    p.a_scales = nullptr;
-    p.scales = g->scales;
+    KernelParams p = chunk_params(g, A, lda, C, rows);
     p.global_scale = g->global_scale;
-    p.zp = g->zp;
     p.g_idx = g->g_idx;
-    p.num_groups = num_groups;
-    p.prob_m = rows;
-    p.prob_n = N;
-    p.prob_k = K;
-    p.lda = int(lda);
-    p.locks = locks;
-    p.has_bias = g->bias != nullptr;
-    p.use_atomic_add = false;
-    p.use_fp32_reduce = g->use_fp32_reduce != 0;
     p.max_shared_mem = sm.total;
     fn<<<tiles * slices, key.threads, sm.total, stream>>>(p);
     e = cudaGetLastError();

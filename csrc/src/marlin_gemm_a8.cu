@@ -6,10 +6,9 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <mutex>
-#include <unordered_map>
 
 #include "common.h"
+#include "dispatch.h"
 #include "kernel_selector.h"  // generated: marlin::select_kernel, built_arch_list, built_schemes
 #include "marlin/capi.h"
 #include "marlin/kernel.h"
@@ -23,62 +22,6 @@ size_t workspace_size(int device);  // marlin_gemm.cu
 
 namespace {
 
-// The workspace layout of marlin_gemm.cu: lock counters, then SMs * kMaxPartialFloats floats.
-constexpr int kLockInts = 4096;
-constexpr size_t kLockBytes = kLockInts * 4;
-constexpr int kMaxPartialFloats = 16 * 4 * 16 * 16;
-constexpr int kSmemHeadroom = 512;
-
-struct ThreadCfg {
-  int thread_k, thread_n, threads;
-};
-constexpr ThreadCfg kSmallBatch[] = {{128, 128, 256}, {64, 128, 128}, {128, 64, 128}};
-constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 128}};
-
-const char* tname(ScalarTypeId t) {
-  using namespace type_id;
-  if (t == kFloat16) return "float16";
-  if (t == kBFloat16) return "bfloat16";
-  if (t == kU4) return "u4";
-  if (t == kU4B8) return "u4b8";
-  if (t == kU8B128) return "u8b128";
-  if (t == kS8) return "s8";
-  if (t == kFE4M3fn) return "fe4m3fn";
-  if (t == kFE2M1f) return "fe2m1f";
-  if (t == kFE8M0fnu) return "fe8m0fnu";
-  return "unknown";
-}
-
-// the dev knobs of marlin_gemm.cu, read once
-struct TuningA8 {
-  int waves = 2, max_partial_kb = 256, force_stages = 0;
-};
-const TuningA8& tuning() {
-  static const TuningA8 t = [] {
-    TuningA8 t;
-    if (const char* s = std::getenv("MARLIN_WAVES")) t.waves = std::max(1, std::atoi(s));
-    if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
-    if (const char* s = std::getenv("MARLIN_FORCE_STAGES")) t.force_stages = std::atoi(s);
-    return t;
-  }();
-  return t;
-}
-
-int ensure_smem(int device, KernelFn fn, int bytes) {
-  static std::mutex mu;
-  static std::unordered_map<const void*, int> done[64];
-  std::lock_guard<std::mutex> g(mu);
-  auto& d = done[device & 63];
-  auto it = d.find(reinterpret_cast<const void*>(fn));
-  if (it != d.end() && it->second >= bytes) return 0;
-  cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
-  if (e != cudaSuccess) return cuda_fail(e, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
-  d[reinterpret_cast<const void*>(fn)] = bytes;
-  return 0;
-}
-
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 // What the last launch on this thread ran (for tests: which code path, marlin_a8_last_launch).
 thread_local int g_last[4] = {0, 0, 0, 0};  // stages, ptxVersion, binaryVersion, thread_m_blocks
 thread_local KernelFn g_last_fn = nullptr;
@@ -88,7 +31,7 @@ thread_local KernelFn g_last_fn = nullptr;
 int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t stream) {
   using namespace type_id;
   if (!g) return fail("marlin_gemm_a8: args is NULL");
-  const TuningA8& tune = tuning();
+  const Tuning& tune = tuning();
   const ScalarTypeId a_t = g->a_type, b_t = g->b_type, c_t = g->c_type, s_t = g->s_type;
   const int M = g->m, N = g->n, K = g->k;
 
@@ -101,11 +44,11 @@ int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t strea
         "marlin_gemm_a8: unsupported type combination a=%s b=%s c=%s s=%s; 8-bit activations support a in {s8, "
         "fe4m3fn} with b in {u4 (with zero points), u4b8} and c = s in {float16, bfloat16}, or a=fe4m3fn "
         "b=fe2m1f s=fe8m0fnu c=bfloat16 (MXFP4)",
-        tname(a_t), tname(b_t), tname(c_t), tname(s_t));
-  if (!a_scales) return fail("marlin_gemm_a8: 8-bit activations (a=%s) need per-token a_scales (float32 [m])", tname(a_t));
+        type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t));
+  if (!a_scales) return fail("marlin_gemm_a8: 8-bit activations (a=%s) need per-token a_scales (float32 [m])", type_name(a_t));
   const bool has_zp = g->zp != nullptr;
   if ((b_t == kU4) != has_zp)
-    return fail("marlin_gemm_a8: b=%s %s zero points", tname(b_t), has_zp ? "does not take" : "needs");
+    return fail("marlin_gemm_a8: b=%s %s zero points", type_name(b_t), has_zp ? "does not take" : "needs");
   if (g->is_zp_float) return fail("marlin_gemm_a8: float zero points are not supported with 8-bit activations");
   if (g->g_idx || g->perm) return fail("marlin_gemm_a8: act-order (g_idx) is not supported with 8-bit activations");
   if (g->use_atomic_add) return fail("marlin_gemm_a8: use_atomic_add is not supported");
@@ -153,8 +96,6 @@ int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t strea
   if (!g->workspace || g->workspace_bytes < workspace_size(device))
     return fail("marlin_gemm_a8: workspace of %zu bytes is below marlin_workspace_size() = %zu", g->workspace_bytes,
                 workspace_size(device));
-  int* locks = reinterpret_cast<int*>(g->workspace);
-  float* c_tmp = reinterpret_cast<float*>(reinterpret_cast<char*>(g->workspace) + kLockBytes);
   const int s_bytes = s_t == kFE8M0fnu ? 1 : 2;
   const int max_mb = g->max_m_blocks > 0 ? std::min(4, g->max_m_blocks) : 4;
 
@@ -200,37 +141,12 @@ int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t strea
       return fail(
           "marlin_gemm_a8: no kernel for a=%s b=%s c=%s s=%s group_blocks=%d rows=%d (m_blocks %d) n=%d k=%d "
           "thread_k=%d thread_n=%d stages=%d%s%s; this library was built for archs [%s] with schemes [%s]",
-          tname(a_t), tname(b_t), tname(c_t), tname(s_t), group_blocks, rows, want_mb, N, K, g->thread_k, g->thread_n,
+          type_name(a_t), type_name(b_t), type_name(c_t), type_name(s_t), group_blocks, rows, want_mb, N, K, g->thread_k, g->thread_n,
           stages, sel_err ? ": " : "", sel_err ? sel_err : "", built_arch_list(), built_schemes());
-    const int target = dev.sms * tune.waves;
-    auto slices_for = [&](const Cand& c) {
-      const int bk = 16 * c.key.thread_k_blocks;
-      const int k_iters = (K + bk - 1) / bk;
-      const size_t slot_bytes =
-          size_t(partial_floats(c.key.thread_m_blocks, c.key.thread_n_blocks)) * (g->use_fp32_reduce ? 4 : 2);
-      int sl = 1;
-      if (c.tiles < target && c.tiles <= kLockInts) {
-        sl = std::min(target / c.tiles, k_iters);
-        sl = std::min<int>(sl, int(std::max<size_t>(1, size_t(tune.max_partial_kb) * 1024 / slot_bytes)));
-        if (g->max_slices > 0) sl = std::min(sl, g->max_slices);
-        sl = std::max(sl, 1);
-        const size_t cap = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
-        while (sl > 1 && size_t(c.tiles) * sl * slot_bytes > cap) --sl;
-        const int per = (k_iters + sl - 1) / sl;
-        sl = (k_iters + per - 1) / per;
-      }
-      return sl;
-    };
-    int pick = 0, best = -1, slices = 1;
-    for (int i = 0; i < n_cands; ++i) {
-      const int sl = slices_for(cands[i]);
-      const int score = std::min(cands[i].tiles * sl, dev.sms);
-      if (score > best) {
-        best = score;
-        pick = i;
-        slices = sl;
-      }
-    }
+    // split-K factor per candidate (dispatch.h); default: two waves of blocks
+    const int target = dev.sms * (tune.waves > 0 ? tune.waves : 2);
+    int slices = 1;
+    const int pick = choose_candidate(cands, n_cands, K, g->use_fp32_reduce != 0, target, g->max_slices, dev, &slices);
     const Cand& cd = cands[pick];
     if (ensure_smem(device, cd.fn, cd.sm.total)) {
       if (a_t == kFE4M3fn && cc != 89 && cc / 10 != 12)
@@ -240,26 +156,8 @@ int gemm_a8(const marlin_gemm_args* g, const float* a_scales, cudaStream_t strea
       return 1;
     }
 
-    KernelParams p{};
-    p.A = A;
-    p.B = g->b;
-    p.C = C;
-    p.C_tmp = c_tmp;
-    p.bias = g->bias;
+    KernelParams p = chunk_params(g, A, lda, C, rows);
     p.a_scales = AS;
-    p.scales = g->scales;
-    p.global_scale = nullptr;
-    p.zp = g->zp;
-    p.g_idx = nullptr;
-    p.num_groups = num_groups;
-    p.prob_m = rows;
-    p.prob_n = N;
-    p.prob_k = K;
-    p.lda = int(lda);
-    p.locks = locks;
-    p.has_bias = g->bias != nullptr;
-    p.use_atomic_add = false;
-    p.use_fp32_reduce = g->use_fp32_reduce != 0;
     p.max_shared_mem = cd.sm.total;
     cd.fn<<<cd.tiles * slices, cd.key.threads, cd.sm.total, stream>>>(p);
     e = cudaGetLastError();

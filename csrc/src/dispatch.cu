@@ -1,0 +1,80 @@
+// Shared pieces of the two GEMM dispatches (dispatch.h).
+#include "dispatch.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <mutex>
+#include <unordered_map>
+
+namespace marlin {
+namespace host {
+
+const Tuning& tuning() {
+  static const Tuning t = [] {
+    Tuning t;
+    if (const char* s = std::getenv("MARLIN_WAVES")) t.waves = std::max(1, std::atoi(s));
+    if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
+    if (const char* s = std::getenv("MARLIN_FORCE_STAGES")) t.force_stages = std::atoi(s);
+    return t;
+  }();
+  return t;
+}
+
+const char* type_name(ScalarTypeId t) {
+  using namespace type_id;
+  if (t == kFloat16) return "float16";
+  if (t == kBFloat16) return "bfloat16";
+  if (t == kU4) return "u4";
+  if (t == kU4B8) return "u4b8";
+  if (t == kU8B128) return "u8b128";
+  if (t == kU8) return "u8";
+  if (t == kS4) return "s4";
+  if (t == kS8) return "s8";
+  if (t == kFE4M3fn) return "fe4m3fn";
+  if (t == kFE2M1f) return "fe2m1f";
+  if (t == kFE8M0fnu) return "fe8m0fnu";
+  return "unknown";
+}
+
+int ensure_smem(int device, KernelFn fn, int bytes) {
+  static std::mutex mu;
+  static std::unordered_map<const void*, int> done[64];
+  std::lock_guard<std::mutex> g(mu);
+  auto& d = done[device & 63];
+  auto it = d.find(reinterpret_cast<const void*>(fn));
+  if (it != d.end() && it->second >= bytes) return 0;
+  cudaError_t e = cudaFuncSetAttribute(reinterpret_cast<const void*>(fn),
+                                       cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (e != cudaSuccess) return cuda_fail(e, "cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
+  d[reinterpret_cast<const void*>(fn)] = bytes;
+  return 0;
+}
+
+int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev) {
+  if (tiles >= target || tiles > kLockInts) return 1;
+  int sl = std::min(target / tiles, k_iters);
+  sl = std::min<int>(sl, int(std::max<size_t>(1, size_t(tuning().max_partial_kb) * 1024 / slot_bytes)));
+  if (max_slices > 0) sl = std::min(sl, max_slices);
+  sl = std::max(sl, 1);
+  const size_t cap = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
+  while (sl > 1 && size_t(tiles) * sl * slot_bytes > cap) --sl;
+  const int per = (k_iters + sl - 1) / sl;
+  return (k_iters + per - 1) / per;  // no empty slices
+}
+
+int best_candidate(const int* blocks, int n, const DeviceInfo& dev) {
+  int pick = 0, best = -1;
+  for (int i = 0; i < n; ++i) {
+    const int score = std::min(blocks[i], dev.sms);
+    if (score > best) {
+      best = score;
+      pick = i;
+    }
+  }
+  return pick;
+}
+
+}  // namespace host
+}  // namespace marlin

@@ -1,0 +1,101 @@
+// What the 16-bit dispatch (marlin_gemm.cu) and the 8-bit-activation dispatch
+// (marlin_gemm_a8.cu) share: the workspace layout, the thread configs in priority order, the dev
+// knobs, the split-K factor and the choice among candidate configs (definitions: dispatch.cu).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "common.h"
+#include "marlin/capi.h"
+#include "marlin/kernel.h"
+#include "marlin/layout.h"
+#include "marlin/scalar_type.h"
+
+namespace marlin {
+namespace host {
+
+constexpr int kLockInts = 4096;                      // lock counters at the start of the workspace
+constexpr size_t kLockBytes = kLockInts * 4;         // C_tmp follows
+constexpr int kMaxPartialFloats = 16 * 4 * 16 * 16;  // per SM: thread_m_blocks 4, thread_n 256
+constexpr int kSmemHeadroom = 512;
+
+struct ThreadCfg {
+  int thread_k, thread_n, threads;
+};
+constexpr ThreadCfg kSmallBatch[] = {{128, 128, 256}, {64, 128, 128}, {128, 64, 128}};
+constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 128}};
+
+// Dev knobs (environment, read once): MARLIN_WAVES = blocks per SM to aim for when there are too
+// few tiles (0: the dispatch's default); MARLIN_MAX_PARTIAL_KB = cap on the partial bytes one
+// tile's last block sums (slices * partial size); MARLIN_FORCE_STAGES (2: the sm75-family
+// kernels on a newer GPU, from a library whose sm75 files are compute_75 PTX).
+struct Tuning {
+  int waves = 0;
+  int max_partial_kb = 256;
+  int force_stages = 0;
+};
+const Tuning& tuning();
+
+const char* type_name(ScalarTypeId t);
+
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
+// cudaFuncSetAttribute(MaxDynamicSharedMemorySize) once per (device, kernel), again only if a
+// launch needs more. Non-zero (error set) on failure.
+int ensure_smem(int device, KernelFn fn, int bytes);
+
+// Split-K factor of a candidate with `tiles` tiles of k_iters K tiles each: aim for `target`
+// blocks, at most k_iters slices, a tile's partials (summed by one block) under the knob's cap,
+// at most max_slices (if > 0), within the workspace; no empty slices.
+int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev);
+
+// The candidate that fills the GPU best, counting blocks up to one per SM; ties (any config that
+// reaches every SM) go to the earlier one, i.e. the priority order. More blocks than SMs is not
+// better in itself: on an H100, (8192 x 28672, M <= 16) runs 52.9 us with 224 blocks of
+// (128,128,256) and 57-84 us with 448 of (128,64,128) (csrc/dev/kbench.cu, docs/performance.md).
+int best_candidate(const int* blocks, int n, const DeviceInfo& dev);
+
+// Split factors of the candidates (each with .key and .tiles) for a K of `k`, then the pick:
+// returns its index and sets *slices.
+template <class Cand>
+int choose_candidate(const Cand* cands, int n, int k, bool fp32_reduce, int target, int max_slices,
+                     const DeviceInfo& dev, int* slices) {
+  int slices_of[8], blocks[8];
+  for (int i = 0; i < n && i < 8; ++i) {
+    const KernelKey& key = cands[i].key;
+    const int bk = 16 * key.thread_k_blocks;
+    const size_t slot_bytes = size_t(partial_floats(key.thread_m_blocks, key.thread_n_blocks)) * (fp32_reduce ? 4 : 2);
+    slices_of[i] = split_slices(cands[i].tiles, (k + bk - 1) / bk, slot_bytes, target, max_slices, dev);
+    blocks[i] = cands[i].tiles * slices_of[i];
+  }
+  const int pick = best_candidate(blocks, n < 8 ? n : 8, dev);
+  *slices = slices_of[pick];
+  return pick;
+}
+
+// The launch parameters of one M chunk (rows of A at `a`, lda, output at `c`) that both dispatches
+// fill the same way; the caller sets a_scales / global_scale / g_idx where they apply and
+// max_shared_mem.
+inline KernelParams chunk_params(const marlin_gemm_args* g, const void* a, int64_t lda, void* c, int rows) {
+  KernelParams p{};
+  p.A = a;
+  p.B = g->b;
+  p.C = c;
+  p.C_tmp = reinterpret_cast<float*>(reinterpret_cast<char*>(g->workspace) + kLockBytes);
+  p.locks = reinterpret_cast<int*>(g->workspace);
+  p.bias = g->bias;
+  p.scales = g->scales;
+  p.zp = g->zp;
+  p.num_groups = g->num_groups;
+  p.prob_m = rows;
+  p.prob_n = g->n;
+  p.prob_k = g->k;
+  p.lda = int(lda);
+  p.has_bias = g->bias != nullptr;
+  p.use_atomic_add = false;
+  p.use_fp32_reduce = g->use_fp32_reduce != 0;
+  return p;
+}
+
+}  // namespace host
+}  // namespace marlin

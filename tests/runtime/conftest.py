@@ -54,3 +54,18 @@ def fake_launch(monkeypatch):
 
     monkeypatch.setattr(validate, "check_gemm", check_on_cpu)
     return lib
+
+
+@pytest.fixture
+def recording_backend():
+    """A torch.compile backend that keeps each FX graph it is given (and runs it as is), with
+    dynamo reset first. Returns (backend, graphs)."""
+    torch = pytest.importorskip("torch")
+    torch._dynamo.reset()
+    graphs = []
+
+    def backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    return backend, graphs

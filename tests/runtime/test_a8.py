@@ -55,14 +55,8 @@ def test_fake_tensors_go_through_the_op(direct):
     assert direct == []
 
 
-def test_compile_fullgraph_records_the_op(direct):
-    torch._dynamo.reset()
-    graphs = []
-
-    def backend(gm, example_inputs):
-        graphs.append(gm)
-        return gm.forward
-
+def test_compile_fullgraph_records_the_op(direct, recording_backend):
+    backend, graphs = recording_backend
     kw = inputs()
 
     def f(a):

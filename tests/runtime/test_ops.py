@@ -108,14 +108,8 @@ def test_meta_tensors_go_through_the_op(fake_launch, direct):
     assert direct == [] and fake_launch.calls == []
 
 
-def test_compile_fullgraph_records_the_op(fake_launch, direct):
-    torch._dynamo.reset()
-    graphs = []
-
-    def backend(gm, example_inputs):
-        graphs.append(gm)
-        return gm.forward
-
+def test_compile_fullgraph_records_the_op(fake_launch, direct, recording_backend):
+    backend, graphs = recording_backend
     w = weights()
 
     def f(x):

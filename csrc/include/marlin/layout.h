@@ -33,6 +33,14 @@ constexpr MARLIN_HD int scale_rows_per_tile(int thread_k_blocks, int group_block
                           : (group_blocks == -1 ? 1 : 0);
 }
 
+// Bytes of the k-warp reduction buffer (it reuses the pipeline's shared memory after the K loop):
+// every warp but the first of each 64-column warp column hands over thread_m_blocks * 8
+// fragments of 4 floats per lane. Also the W4A8 model's (layout_a8.h).
+constexpr MARLIN_HD int reduce_bytes(int threads, int thread_m_blocks, int thread_n_blocks) {
+  const int n_warps = thread_n_blocks / 4, k_warps = threads / 32 / n_warps;
+  return (k_warps - 1) * n_warps * 32 * thread_m_blocks * 8 * 4 * 4;
+}
+
 struct SmemModel {
   int a_bytes, b_bytes, s_bytes, z_bytes, g_bytes, stage_bytes, red_bytes, total;
 };
@@ -52,10 +60,7 @@ constexpr MARLIN_HD SmemModel smem_model(int bits, int threads, int thread_m_blo
   m.z_bytes = has_zp ? round16(is_zp_float ? srows * bn * 2 : srows * bn / 2) : 0;
   m.g_bytes = group_blocks == 0 ? round16(bk * 4) : 0;
   m.stage_bytes = m.a_bytes + m.b_bytes + m.s_bytes + m.z_bytes + m.g_bytes;
-  const int warps = threads / 32, n_warps = bn / 64;
-  const int k_warps = warps / n_warps;
-  // every warp holds thread_m_blocks * 8 n8-tiles * 4 floats per lane
-  m.red_bytes = (k_warps - 1) * n_warps * 32 * thread_m_blocks * 8 * 4 * 4;
+  m.red_bytes = reduce_bytes(threads, thread_m_blocks, thread_n_blocks);
   const int pipe = stages * m.stage_bytes;
   m.total = pipe > m.red_bytes ? pipe : m.red_bytes;
   return m;

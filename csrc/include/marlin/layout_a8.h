@@ -34,9 +34,7 @@ constexpr MARLIN_HD SmemModelA8 smem_model_a8(int scale_bytes, int threads, int 
   m.s_bytes = round16(srows * bn * scale_bytes);
   m.z_bytes = has_zp ? round16(zrows * bn / 2) : 0;
   m.stage_bytes = m.a_bytes + m.b_bytes + m.s_bytes + m.z_bytes;
-  const int warps = threads / 32, n_warps = bn / 64;
-  const int k_warps = warps / n_warps;
-  m.red_bytes = (k_warps - 1) * n_warps * 32 * thread_m_blocks * 8 * 4 * 4;
+  m.red_bytes = reduce_bytes(threads, thread_m_blocks, thread_n_blocks);
   const int pipe = stages * m.stage_bytes;
   m.total = pipe > m.red_bytes ? pipe : m.red_bytes;
   return m;

@@ -8,8 +8,9 @@ back-to-back calls of one callable with time.perf_counter, then one synchronize:
 - GPU us/call: CUDA events around the same loop (kernel time plus any launch gaps).
 
 Rows: ``ops.gemm`` (the eager fast path), ``torch.ops.marlin.gemm`` (the custom op through the
-dispatcher, what ops.gemm used to cost), ``torch.matmul`` with the dense fp16 weight. Medians over
-``--repeats`` runs, under torch.inference_mode(). Prints a markdown table.
+dispatcher, what ops.gemm used to cost), ``torch.matmul`` with the dense fp16 weight, and each
+row's host time as a ratio of torch.matmul's (same run). Medians over ``--repeats`` runs, under
+torch.inference_mode(). Prints a markdown table.
 
 Usage: python benchmarks/bench_call.py [--calls 200] [--repeats 7]
 Needs: torch with CUDA, and libmarlin.so (MARLIN_LIBRARY or a default build dir).
@@ -73,8 +74,8 @@ def main() -> None:
     dense = torch.randn(K, N, device="cuda", dtype=dtype)
     print(f"device: {torch.cuda.get_device_name()}; K = N = {K}, fp16; {args.calls} calls per run, "
           f"median of {args.repeats}; torch {torch.__version__}")
-    print("| scheme | M | call | host us/call | wall us/call | GPU us/call |")
-    print("|---|---|---|---|---|---|")
+    print("| scheme | M | call | host us/call | wall us/call | GPU us/call | host time / torch.matmul's |")
+    print("|---|---|---|---|---|---|---|")
     with torch.inference_mode():
         for scheme in SCHEMES:
             kw, _ = make_weights(scheme, K, N, dtype)
@@ -89,9 +90,11 @@ def main() -> None:
                     ("torch.ops.marlin.gemm", lambda a=a, op_args=op_args: torch.ops.marlin.gemm(a, *op_args)),
                     ("torch.matmul", lambda a=a: torch.matmul(a, dense)),
                 )
-                for name, fn in rows:
-                    host, wall, gpu = time_calls(fn, args.calls, args.repeats)
-                    print(f"| {scheme} | {m} | {name} | {host:.1f} | {wall:.1f} | {gpu:.1f} |", flush=True)
+                timed = [(name, *time_calls(fn, args.calls, args.repeats)) for name, fn in rows]
+                ref = timed[-1][1]  # torch.matmul's host us/call, measured in this run
+                for name, host, wall, gpu in timed:
+                    print(f"| {scheme} | {m} | {name} | {host:.1f} | {wall:.1f} | {gpu:.1f} | {host / ref:.2f} |",
+                          flush=True)
 
 
 if __name__ == "__main__":

@@ -64,17 +64,5 @@ int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_
   return (k_iters + per - 1) / per;  // no empty slices
 }
 
-int best_candidate(const int* blocks, int n, const DeviceInfo& dev) {
-  int pick = 0, best = -1;
-  for (int i = 0; i < n; ++i) {
-    const int score = std::min(blocks[i], dev.sms);
-    if (score > best) {
-      best = score;
-      pick = i;
-    }
-  }
-  return pick;
-}
-
 }  // namespace host
 }  // namespace marlin

@@ -49,27 +49,28 @@ int ensure_smem(int device, KernelFn fn, int bytes);
 // at most max_slices (if > 0), within the workspace; no empty slices.
 int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev);
 
-// The candidate that fills the GPU best, counting blocks up to one per SM; ties (any config that
+// Split factors of the candidates (each with .key and .tiles) for a K of `k`, then the pick: the
+// candidate that fills the GPU best, counting blocks up to one per SM; ties (any config that
 // reaches every SM) go to the earlier one, i.e. the priority order. More blocks than SMs is not
 // better in itself: on an H100, (8192 x 28672, M <= 16) runs 52.9 us with 224 blocks of
 // (128,128,256) and 57-84 us with 448 of (128,64,128) (csrc/dev/kbench.cu, docs/performance.md).
-int best_candidate(const int* blocks, int n, const DeviceInfo& dev);
-
-// Split factors of the candidates (each with .key and .tiles) for a K of `k`, then the pick:
-// returns its index and sets *slices.
+// Returns the pick's index and sets *slices.
 template <class Cand>
 int choose_candidate(const Cand* cands, int n, int k, bool fp32_reduce, int target, int max_slices,
                      const DeviceInfo& dev, int* slices) {
-  int slices_of[8], blocks[8];
-  for (int i = 0; i < n && i < 8; ++i) {
+  int pick = 0, best = -1;
+  for (int i = 0; i < n; ++i) {
     const KernelKey& key = cands[i].key;
     const int bk = 16 * key.thread_k_blocks;
     const size_t slot_bytes = size_t(partial_floats(key.thread_m_blocks, key.thread_n_blocks)) * (fp32_reduce ? 4 : 2);
-    slices_of[i] = split_slices(cands[i].tiles, (k + bk - 1) / bk, slot_bytes, target, max_slices, dev);
-    blocks[i] = cands[i].tiles * slices_of[i];
+    const int sl = split_slices(cands[i].tiles, (k + bk - 1) / bk, slot_bytes, target, max_slices, dev);
+    const int score = cands[i].tiles * sl < dev.sms ? cands[i].tiles * sl : dev.sms;
+    if (score > best) {
+      best = score;
+      pick = i;
+      *slices = sl;
+    }
   }
-  const int pick = best_candidate(blocks, n < 8 ? n : 8, dev);
-  *slices = slices_of[pick];
   return pick;
 }
 

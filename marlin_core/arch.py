@@ -30,17 +30,27 @@ class Arch:
         return self.major * 10 + self.minor
 
     @property
+    def sass_suffix(self) -> str:
+        """Suffix of the SASS target. Hopper (9.0) machine code is built arch-specific (sm_90a):
+        every 9.0 GPU runs it, and only that target has wgmma, which the kernels use there.
+        PTX stays plain compute_90, the form newer GPUs can JIT."""
+        return "a" if (self.major, self.minor) == (9, 0) else self.suffix
+
+    @property
     def gencode(self) -> tuple[str, ...]:
         """nvcc flags: SASS for this arch, plus PTX when asked (the driver JITs it for newer GPUs)."""
-        v = f"{self.cc}{self.suffix}"
+        v = f"{self.cc}{self.sass_suffix}"
         sass = f"-gencode=arch=compute_{v},code=sm_{v}"
-        return (sass, f"-gencode=arch=compute_{v},code=compute_{v}") if self.ptx else (sass,)
+        if not self.ptx:
+            return (sass,)
+        p = f"{self.cc}{self.suffix}"
+        return (sass, f"-gencode=arch=compute_{p},code=compute_{p}")
 
     @property
     def cmake(self) -> str:
-        """The CMake CUDA_ARCHITECTURES entry: real code only, or real + PTX."""
-        base = f"{self.cc}{self.suffix}"
-        return base if self.ptx else f"{base}-real"
+        """The CMake CUDA_ARCHITECTURES entry (a CMake list): real code, plus PTX when asked."""
+        real = f"{self.cc}{self.sass_suffix}-real"
+        return f"{real};{self.cc}{self.suffix}-virtual" if self.ptx else real
 
 
 def parse_arch(item: str) -> Arch:

@@ -30,8 +30,20 @@ def test_bad_input(text, needle):
 
 def test_str_and_cmake():
     a = parse_arch("8.6+PTX")
-    assert str(a) == "8.6+PTX" and a.cmake == "86"
+    assert str(a) == "8.6+PTX" and a.cmake == "86-real;86-virtual"
     assert parse_arch("9.0a").cmake == "90a-real"
+    assert parse_arch("8.0").cmake == "80-real"
+
+
+def test_gencode():
+    assert parse_arch("8.6+PTX").gencode == ("-gencode=arch=compute_86,code=sm_86",
+                                             "-gencode=arch=compute_86,code=compute_86")
+    # Hopper SASS is sm_90a (wgmma), its PTX the portable compute_90
+    assert parse_arch("9.0").gencode == ("-gencode=arch=compute_90a,code=sm_90a",)
+    assert parse_arch("9.0+PTX").gencode == ("-gencode=arch=compute_90a,code=sm_90a",
+                                             "-gencode=arch=compute_90,code=compute_90")
+    assert parse_arch("9.0+PTX").cmake == "90a-real;90-virtual"
+    assert str(parse_arch("9.0")) == "9.0"
 
 
 @pytest.mark.parametrize("archs,families", [

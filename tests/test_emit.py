@@ -62,7 +62,7 @@ def test_sources_cmake_lists_files_per_family(five):
     p, files = five
     text = files[SOURCES_CMAKE]
     assert 'set(MARLIN_GEN_SM89_ARCHITECTURES "89-real")' in text
-    assert 'set(MARLIN_GEN_SM80_ARCHITECTURES "80-real;86-real;89-real;90-real")' in text
+    assert 'set(MARLIN_GEN_SM80_ARCHITECTURES "80-real;86-real;89-real;90a-real")' in text
     for f in p.files:
         assert f'"${{CMAKE_CURRENT_LIST_DIR}}/{f.name}"' in text
 

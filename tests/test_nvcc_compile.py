@@ -7,6 +7,7 @@ import pytest
 
 from support import TESTS
 from marlin_core import api, hookimpl
+from marlin_core.arch import parse_arch
 from marlin_core.emit import emit
 from marlin_core.testing import NVCC_FLAGS
 from marlin_core.spec import QuantConfig, ThreadConfig
@@ -60,3 +61,35 @@ def test_generated_files_compile_and_link(tmp_path):
     assert run.returncode == 0, run.stdout
     assert "ok no marlin kernel was generated" in run.stdout
     assert "archs 8.0 with schemes t-gptq,t-awq" in run.stdout
+
+
+class WgmmaTile:
+    """GPTQ-4 fp16 group 128 with the (64,256,256) tile and 4 m blocks: a wgmma_shape() kernel."""
+
+    @hookimpl
+    def marlin_quant_configs(self):
+        return [QuantConfig("t-wg", "kU4B8", ("kFloat16",), (8,), m_blocks=(4,),
+                            thread_configs=(ThreadConfig(64, 256, 256),))]
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
+def test_hopper_build_takes_the_wgmma_path(tmp_path):
+    """`--arch 9.0` compiles for sm_90a, where the (64,256,256) tile multiplies with wgmma; the
+    same file for plain compute_90 (no arch-specific instructions) keeps mma.sync."""
+    plan = api.make_plan("9.0", loaded=api.load(extra=[("wg", WgmmaTile())], entry_points=False))
+    out = tmp_path / "gen"
+    write_outputs(out, emit(plan))
+    (src,) = out.glob("*.cu")
+    (sass,) = parse_arch("9.0").gencode
+    virtual = sass.split("arch=")[1].split(",")[0]
+    assert virtual == "compute_90a"
+    found = {}
+    for arch in (virtual, "compute_90"):
+        ptx = tmp_path / f"{arch}.ptx"
+        proc = subprocess.run([NVCC, *NVCC_FLAGS, f"--gpu-architecture={arch}", "-ptx", f"-I{INCLUDE}", f"-I{out}",
+                               str(src), "-o", str(ptx)], capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        text = ptx.read_text()
+        found[arch] = (text.count("wgmma.mma_async"), text.count("mma.sync"))
+    assert found[virtual][0] > 0 and found[virtual][1] == 0, found
+    assert found["compute_90"][0] == 0 and found["compute_90"][1] > 0, found

@@ -3,7 +3,7 @@
 # csrc/CMakeLists.txt / `marlin build`). Usage:
 #   csrc/dev/build.sh [OUT_DIR] [ARCH]        (defaults: build/dev, 9.0)
 # Env: SCHEMES (default "awq-int4 hqq gptq-int4 gptq-int8"), JOBS (default nproc),
-#      GENCODE (default "arch=compute_CC,code=sm_CC" with CC the last arch of ARCH; e.g.
+#      GENCODE (default "arch=compute_CC,code=sm_CC" with CC the last arch of ARCH, 90a for 9.0; e.g.
 #      "arch=compute_75,code=compute_75" builds PTX only, which a newer GPU JIT-compiles: that runs
 #      the sm75 code path on an H100), GENCODE_SM75 / GENCODE_SM89 (default GENCODE): the flags of
 #      the sm75_* / sm89_* kernel files only. ARCH may be a list ("7.5,8.9,9.0"), as for marlin gen.
@@ -24,7 +24,8 @@ mkdir -p "$OUT/gen" "$OUT/obj"
 export PYTHONPATH="$ROOT:$(ls -d "$ROOT"/plugins/* | tr '\n' ':')${PYTHONPATH:-}"
 sargs=(); for s in $SCHEMES; do sargs+=(-s "$s"); done
 python3 -m marlin_core gen --arch "$ARCH" "${sargs[@]}" --out "$OUT/gen" -q
-GENCODE=${GENCODE:-arch=compute_${CC},code=sm_${CC}}
+SFX=""; [ "$CC" = 90 ] && SFX=a  # Hopper SASS is sm_90a (wgmma), as marlin gen's gencode
+GENCODE=${GENCODE:-arch=compute_${CC}${SFX},code=sm_${CC}${SFX}}
 export GENCODE GENCODE_SM75=${GENCODE_SM75:-$GENCODE} GENCODE_SM89=${GENCODE_SM89:-$GENCODE} NVCC ROOT OUT
 export FLAGS="-O3 -std=c++17 --expt-relaxed-constexpr -static-global-template-stub=false -Xcompiler -fPIC \
   -I $ROOT/csrc/include -I $OUT/gen"

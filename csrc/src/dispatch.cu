@@ -52,6 +52,22 @@ int ensure_smem(int device, KernelFn fn, int bytes) {
   return 0;
 }
 
+bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev) {
+  if (dev.cc_major != 9 || dev.cc_minor != 0 ||
+      !wgmma_shape(key.threads, key.m_block_size_8, key.thread_n_blocks, key.thread_k_blocks))
+    return false;
+  static std::mutex mu;
+  static std::unordered_map<const void*, bool> known;
+  std::lock_guard<std::mutex> g(mu);
+  auto it = known.find(reinterpret_cast<const void*>(fn));
+  if (it != known.end()) return it->second;
+  cudaFuncAttributes fa{};
+  const bool yes = cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)) == cudaSuccess && fa.binaryVersion == 90;
+  cudaGetLastError();  // a failed query only means "no"
+  known[reinterpret_cast<const void*>(fn)] = yes;
+  return yes;
+}
+
 int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev) {
   if (tiles >= target || tiles > kLockInts) return 1;
   int sl = std::min(target / tiles, k_iters);

@@ -31,7 +31,7 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // kernels on a newer GPU, from a library whose sm75 files are compute_75 PTX).
 struct Tuning {
   int waves = 0;
-  int max_partial_kb = 256;
+  int max_partial_kb = 512;
   int force_stages = 0;
 };
 const Tuning& tuning();
@@ -43,6 +43,11 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 // cudaFuncSetAttribute(MaxDynamicSharedMemorySize) once per (device, kernel), again only if a
 // launch needs more. Non-zero (error set) on failure.
 int ensure_smem(int device, KernelFn fn, int bytes);
+
+// Whether `fn` (of key `key`) multiplies with wgmma on this device: a wgmma_shape() tile (layout.h)
+// whose machine code is for sm_90 (the generator builds 9.0 as sm_90a; see ptx_wgmma.cuh) on a
+// 9.0 GPU. Cached per kernel. Only the choice of config depends on it, never correctness.
+bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev);
 
 // Split-K factor of a candidate with `tiles` tiles of k_iters K tiles each: aim for `target`
 // blocks, at most k_iters slices, a tile's partials (summed by one block) under the knob's cap,

@@ -237,7 +237,17 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // up to 16 rows, two above. At M <= 16 on the H100 (CUDA-graph timings, GPTQ-4 g128) one wave
     // beat two on 5 of 6 small-layer rows by 8-14% (fewer partials for the last block to sum);
     // large layers have enough tiles either way (docs/performance.md).
-    const int target = dev.sms * (tune.waves > 0 ? tune.waves : (want_m8 || want_mb <= 1 ? 1 : 2));
+    int waves = tune.waves > 0 ? tune.waves : (want_m8 || want_mb <= 1 ? 1 : 2);
+    // sm_90a: the (64,256,256) tile multiplies with wgmma, 1.2-1.5x faster per block than the
+    // mma.sync tiles, and one block fills an SM (217 registers x 256 threads). When it is a
+    // candidate it is taken, split to one wave: on the H100 at M = 64, (8192 x 28672) ran 80.7 us
+    // with 112 blocks and 102 us with 224; (14336 x 4096) 37.6 us with 128 blocks, 48.7 with 64
+    // (csrc/dev/kbench.cu, docs/performance.md).
+    if (wgmma_kernel(cands[0].fn, cands[0].key, dev)) {
+      n_cands = 1;
+      if (tune.waves == 0) waves = 1;
+    }
+    const int target = dev.sms * waves;
     int slices = 1;
     const int pick = choose_candidate(cands, n_cands, K, g->use_fp32_reduce != 0, target, g->max_slices, dev, &slices);
     const KernelFn fn = cands[pick].fn;

@@ -41,6 +41,16 @@ constexpr MARLIN_HD int reduce_bytes(int threads, int thread_m_blocks, int threa
   return (k_warps - 1) * n_warps * 32 * thread_m_blocks * 8 * 4 * 4;
 }
 
+// Tile shapes whose kernels multiply with wgmma when built for sm_90a (ptx_wgmma.cuh,
+// docs/kernel.md): 256 threads = two warpgroups (one per k warp) whose 4 warps are the 4
+// 64-column warp columns of a 256-wide tile, and 64-deep K tiles, so that an A row (64 halves)
+// is one 128-byte swizzle row. Their stages start on 1024-byte boundaries (the swizzle atom), so
+// the model rounds a stage up and reserves 1024 bytes to align the dynamic shared memory.
+constexpr MARLIN_HD bool wgmma_shape(int threads, bool m_block_size_8, int thread_n_blocks, int thread_k_blocks) {
+  return threads == 256 && !m_block_size_8 && thread_n_blocks == 16 && thread_k_blocks == 4;
+}
+constexpr int kWgmmaAlign = 1024;
+
 struct SmemModel {
   int a_bytes, b_bytes, s_bytes, z_bytes, g_bytes, stage_bytes, red_bytes, total;
 };
@@ -60,9 +70,12 @@ constexpr MARLIN_HD SmemModel smem_model(int bits, int threads, int thread_m_blo
   m.z_bytes = has_zp ? round16(is_zp_float ? srows * bn * 2 : srows * bn / 2) : 0;
   m.g_bytes = group_blocks == 0 ? round16(bk * 4) : 0;
   m.stage_bytes = m.a_bytes + m.b_bytes + m.s_bytes + m.z_bytes + m.g_bytes;
+  const bool wg = wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
+  if (wg) m.stage_bytes = (m.stage_bytes + kWgmmaAlign - 1) / kWgmmaAlign * kWgmmaAlign;
   m.red_bytes = reduce_bytes(threads, thread_m_blocks, thread_n_blocks);
-  const int pipe = stages * m.stage_bytes;
-  m.total = pipe > m.red_bytes ? pipe : m.red_bytes;
+  const int pipe = stages * m.stage_bytes + (wg ? kWgmmaAlign : 0);
+  const int red = m.red_bytes + (wg ? kWgmmaAlign : 0);
+  m.total = pipe > red ? pipe : red;
   return m;
 }
 

@@ -23,6 +23,7 @@
 #include "marlin/layout.h"
 #include "marlin/marlin_a8.cuh"  // 8-bit activations (W4A8)
 #include "marlin/ptx.cuh"
+#include "marlin/ptx_wgmma.cuh"
 #include "marlin/weight_format.h"  // weight formats from plugins (generated marlin_plugin_formats.h)
 
 namespace marlin {
@@ -99,9 +100,22 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   static_assert(BN % 64 == 0 && N_WARPS >= 1 && WARPS % N_WARPS == 0, "bad thread_n_blocks / threads");
   static_assert(thread_k_blocks % K_WARPS == 0 && KSUB >= 1, "bad thread_k_blocks / threads");
   static_assert(stages >= 2, "need at least two stages");
+  // sm_90a, tile shapes of wgmma_shape(): each k warp's 4 warps form a warpgroup that multiplies
+  // its k16 sub-tiles with wgmma, the dequantized weights (16 columns per warp) as the register A
+  // operand and the A tile's rows read by the tensor cores from shared memory as B.
+  constexpr bool WG = MARLIN_HAS_WGMMA && wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
+  static_assert(!WG || (N_WARPS == 4 && A_CHUNKS_ROW == 8 && MB <= 4), "wgmma tile shape");
+  static_assert(!WG || (SM.stage_bytes % kWgmmaAlign == 0 && SM.a_bytes % kWgmmaAlign == 0), "wgmma stage alignment");
 
   extern __shared__ int4 smem4[];
-  char* smem = reinterpret_cast<char*>(smem4);
+  // WG: the stages start on 1024-byte boundaries of the shared window (the swizzle period), so the
+  // dynamic shared memory is declared that aligned (aligning a generic pointer at run time instead
+  // cost generic->shared conversions in the K loop).
+  extern __shared__ __align__(1024) int4 smem_wg[];
+  char* smem = reinterpret_cast<char*>(WG ? smem_wg : smem4);
+  if constexpr (WG) {
+    if (ptx::smem_addr(smem) % kWgmmaAlign != 0) __trap();
+  }
 
   const int tid = threadIdx.x;
   const int lane = tid % 32;
@@ -269,6 +283,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // registers of one k16 sub-tile: A fragments, B codes, scales / zero points
   struct Frags {
     uint32_t fa[MB][4];  // TR: fa[0][0..1] are the B operand (activation rows 0..7)
+    uint32_t wa[4][4];   // WG: the dequantized weights of the 4 16-column blocks, A fragments
     uint32_t bq[8];
     T sv[8];
     uint32_t sbyte[2];  // byte scales (NVFP4 / MXFP4), same column order as sv
@@ -302,7 +317,9 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       const int ks = warp_k * KSUB + kk;  // k16 sub-tile within the K tile
       Frags& fr = frs[kk];
       // A fragments
-      if constexpr (TR) {
+      if constexpr (WG) {
+        // A stays in shared memory: the wgmma reads it through a descriptor
+      } else if constexpr (TR) {
         ptx::ldsm_x2(fr.fa[0][0], fr.fa[0][1], sbase + a_ld[kk]);
       } else {
 #pragma unroll
@@ -415,7 +432,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             fb[j][1] = bits_of(__hmul2(F::from_bits(fb[j][1]), T2{s2p[e], s3[e]}));
           }
         }
-        if constexpr (TR) {
+        if constexpr (WG) {
+          fr.wa[w][0] = fb[0][0];
+          fr.wa[w][1] = fb[1][0];
+          fr.wa[w][2] = fb[0][1];
+          fr.wa[w][3] = fb[1][1];
+        } else if constexpr (TR) {
           const uint32_t wa[4] = {fb[0][0], fb[1][0], fb[0][1], fb[1][1]};
           const uint32_t xb[2] = {fr.fa[0][0], fr.fa[0][1]};
           ptx::mma_16816<bf16>(wa, xb, acc[0][w]);
@@ -427,22 +449,44 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
           }
         }
       }
+      if constexpr (WG) {
+        // wgmma w: the warpgroup's 64 rows are column block w (16 columns) of each warp's 64,
+        // its N the BM activation rows; it accumulates into the lane's (acc flat) floats
+        // [w * 8 * MB, (w + 1) * 8 * MB). Sub-tile kk of this k warp starts 32 bytes per k16
+        // into the stage's A rows (within the swizzle atom, so the atom base stays aligned).
+        const int ks = warp_k * KSUB + kk;
+        const uint64_t desc = ptx::wgmma_desc_sw128(sbase + 32u * ks);
+        float* accf = &acc[0][0][0];
+        ptx::wgmma_fence();
+#pragma unroll
+        for (int w = 0; w < 4; ++w) ptx::wgmma_rs<BM, bf16>(accf + w * 8 * MB, fr.wa[w], desc);
+        ptx::wgmma_commit();
+        // at most this group in flight: the previous one has finished reading its fragment
+        // registers (written next by the following sub-tile) and its ring slot (refilled at the
+        // next stage's fetch: AHEAD)
+        ptx::wgmma_wait<1>();
+      }
     }
   };
 
-  // ---- the pipelined K loop
+  // ---- the pipelined K loop. Tiles are fetched AHEAD tiles ahead into the slot freed last.
+  // WG: the last sub-tile's wgmmas of a stage still read its slot while the next stage is
+  // dequantized, so the slot refilled is the one of two stages back (AHEAD = stages - 2).
+  constexpr int AHEAD = WG ? stages - 2 : stages - 1;
+  static_assert(AHEAD >= 1, "WG needs at least three stages");
 #pragma unroll
-  for (int s = 0; s < stages - 1; ++s) {
+  for (int s = 0; s < AHEAD; ++s) {
     if (it_begin + s < it_end) fetch(it_begin + s, s);
     ptx::cp_async_commit();
   }
   int st = 0;
   for (int it = it_begin; it < it_end; ++it) {
-    ptx::cp_async_wait<stages - 2>();
+    ptx::cp_async_wait<AHEAD - 1>();
+    if constexpr (WG) ptx::fence_proxy_async_smem();
     __syncthreads();
     {
-      const int nxt = it + stages - 1;
-      int nst = st + stages - 1;
+      const int nxt = it + AHEAD;
+      int nst = st + AHEAD;
       if (nst >= stages) nst -= stages;
       if (nxt < it_end) fetch(nxt, nst);
       ptx::cp_async_commit();
@@ -451,6 +495,11 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     st = st + 1 == stages ? 0 : st + 1;
   }
   ptx::cp_async_wait<0>();
+  if constexpr (WG) {
+    ptx::wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < MB * NJ * 4; ++i) ptx::reg_fence((&acc[0][0][0])[i]);
+  }
   __syncthreads();
 
   // ---- sum the k warps in fixed order (shared memory reused)
@@ -503,21 +552,32 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     }
     *reinterpret_cast<T2*>(reinterpret_cast<T*>(p.C) + (size_t)row * prob_n + col) = F::from_floats(v0, v1);
   };
+  // C[row, col] = v + bias, rows >= prob_m skipped (the transposed tiles' single elements)
+  auto store_one = [&](int row, int col, float v) {
+    if (row >= prob_m) return;
+    if (p.has_bias) v += F::to_floats(T2{reinterpret_cast<const T*>(p.bias)[col], T{}}).x;
+    reinterpret_cast<T*>(p.C)[(size_t)row * prob_n + col] = F::from_floats(v, 0.f).x;
+  };
   // One accumulator tile's 4 values of lane `ln`: n8 tile j of m16 block mb (rows g, g+8,
   // columns 2t, 2t+1), or (TR) n16 x m8 tile j (columns g, g+8, rows 2t, 2t+1).
   auto store_frag = [&](int wn, int mb, int j, int ln, float4 v) {
-    if constexpr (TR) {
+    if constexpr (WG) {
+      // flat float4 index q = mb * NJ + j: wgmma w = q / (2 MB) (column block), n8 block
+      // i = q % (2 MB) of its BM rows; lane: columns g, g + 8, rows 2t, 2t + 1 of that block
+      const int q = mb * NJ + j;
+      const int col = n_base + wn * 64 + 16 * (q / (2 * MB)) + ln / 4;
+      const int row = m_base + 8 * (q % (2 * MB)) + 2 * (ln % 4);
+      store_one(row, col, v.x);
+      store_one(row + 1, col, v.y);
+      store_one(row, col + 8, v.z);
+      store_one(row + 1, col + 8, v.w);
+    } else if constexpr (TR) {
       const int col = n_base + wn * 64 + 16 * j + ln / 4;
       const int row = m_base + 2 * (ln % 4);
-      auto one = [&](int r, int c, float x) {
-        if (r >= prob_m) return;
-        if (p.has_bias) x += F::to_floats(T2{reinterpret_cast<const T*>(p.bias)[c], T{}}).x;
-        reinterpret_cast<T*>(p.C)[(size_t)r * prob_n + c] = F::from_floats(x, 0.f).x;
-      };
-      one(row, col, v.x);
-      one(row + 1, col, v.y);
-      one(row, col + 8, v.z);
-      one(row + 1, col + 8, v.w);
+      store_one(row, col, v.x);
+      store_one(row + 1, col, v.y);
+      store_one(row, col + 8, v.z);
+      store_one(row + 1, col + 8, v.w);
     } else {
       const int col = n_base + wn * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (ln % 4);
       const int row0 = m_base + mb * 16 + ln / 4;

@@ -1,0 +1,116 @@
+// wgmma (sm_90a only): the warpgroup-wide asynchronous MMA of Hopper, used by the 16-bit
+// kernel body for the tile shapes of wgmma_shape() (layout.h, docs/kernel.md). A (64 x 16) comes
+// from registers: each of the 4 warps holds its 16 rows in the m16n8k16 A-fragment layout. B
+// (16 x N) is read by the tensor cores from shared memory through a matrix descriptor: K-major
+// (the activation rows, contiguous along K) in the 128-byte swizzle, which is exactly the
+// XOR-by-row chunk order the kernel's A tile already has when a row is 64 halves. D (64 x N,
+// fp32) stays in registers: per warp the mma.sync C layout repeated over the N / 8 column blocks.
+// Everything here compiles to a trap outside sm_90a; the body only calls it where
+// MARLIN_HAS_WGMMA is 1.
+#pragma once
+#include <cstdint>
+
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define MARLIN_HAS_WGMMA 1
+#else
+#define MARLIN_HAS_WGMMA 0
+#endif
+
+namespace marlin {
+namespace ptx {
+
+// Shared-memory matrix descriptor of a K-major operand in the 128-byte swizzle: start address
+// (16-byte units, its 1024-byte swizzle atom aligned), stride between 8-row groups 1024 bytes,
+// leading-dimension offset unused by this mode (1 by convention), swizzle mode 1 = 128 B.
+__device__ __forceinline__ uint64_t wgmma_desc_sw128(uint32_t saddr) {
+  return uint64_t((saddr & 0x3FFFF) >> 4) | (uint64_t(1) << 16) | (uint64_t(1024 >> 4) << 32) | (uint64_t(1) << 62);
+}
+
+// Orders this thread's prior register writes (A fragments) before the wgmmas that read them.
+__device__ __forceinline__ void wgmma_fence() {
+#if MARLIN_HAS_WGMMA
+  asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ void wgmma_commit() {
+#if MARLIN_HAS_WGMMA
+  asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+#endif
+}
+
+// Waits until at most n committed groups are in flight.
+template <int n>
+__device__ __forceinline__ void wgmma_wait() {
+#if MARLIN_HAS_WGMMA
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(n) : "memory");
+#endif
+}
+
+// Makes this thread's completed generic-proxy shared-memory writes (cp.async included) visible to
+// the async proxy that wgmma reads B through; each writer runs it before the barrier.
+__device__ __forceinline__ void fence_proxy_async_smem() {
+#if MARLIN_HAS_WGMMA
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+#endif
+}
+
+// Keeps the compiler from moving accumulator registers across the asynchronous region (a wgmma
+// in flight owns them until wgmma_wait).
+__device__ __forceinline__ void reg_fence(float& x) { asm volatile("" : "+f"(x)::"memory"); }
+
+#define MARLIN_WGMMA_RS(TY)                                                                                            \
+  if constexpr (N == 16) {                                                                                            \
+    asm volatile(                                                                                                     \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %13, 0;\n"                                                                  \
+        "wgmma.mma_async.sync.aligned.m64n16k16.f32." TY "." TY " "                                                   \
+        "{%0,%1,%2,%3,%4,%5,%6,%7}, "                                                                                 \
+        "{%8,%9,%10,%11}, %12, p, 1, 1, 0;\n}\n"                                                                      \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])              \
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));                                             \
+  } else if constexpr (N == 32) {                                                                                     \
+    asm volatile(                                                                                                     \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"                                                                  \
+        "wgmma.mma_async.sync.aligned.m64n32k16.f32." TY "." TY " "                                                   \
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15}, "                                                   \
+        "{%16,%17,%18,%19}, %20, p, 1, 1, 0;\n}\n"                                                                    \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])\
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));                                             \
+  } else if constexpr (N == 48) {                                                                                     \
+    asm volatile(                                                                                                     \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %29, 0;\n"                                                                  \
+        "wgmma.mma_async.sync.aligned.m64n48k16.f32." TY "." TY " "                                                   \
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23}, "                   \
+        "{%24,%25,%26,%27}, %28, p, 1, 1, 0;\n}\n"                                                                    \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23])\
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));                                             \
+  } else if constexpr (N == 64) {                                                                                     \
+    asm volatile(                                                                                                     \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"                                                                  \
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32." TY "." TY " "                                                   \
+        "{%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, "\
+        "{%32,%33,%34,%35}, %36, p, 1, 1, 0;\n}\n"                                                                    \
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]), "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]), "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]), "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])\
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));                                             \
+  }                                                                                                                   \
+
+// D (64 x N) += A (registers) * B (descriptor), N in {16, 32, 48, 64}; d: the lane's N / 2
+// accumulators.
+template <int N, bool bf16>
+__device__ __forceinline__ void wgmma_rs(float* d, const uint32_t (&a)[4], uint64_t desc) {
+  static_assert(N == 16 || N == 32 || N == 48 || N == 64, "wgmma_rs: N in {16, 32, 48, 64}");
+#if MARLIN_HAS_WGMMA
+  if constexpr (bf16) {
+    MARLIN_WGMMA_RS("bf16")
+  } else {
+    MARLIN_WGMMA_RS("f16")
+  }
+#else
+  __trap();
+#endif
+}
+
+#undef MARLIN_WGMMA_RS
+
+}  // namespace ptx
+}  // namespace marlin

@@ -3,11 +3,13 @@
 For each scheme, (K, N) and M: median time per call with CUDA events over a batch of calls
 that rotate through enough weight copies to defeat the L2 cache; effective TB/s over the bytes
 the GEMM must move (packed weights + scales + zero points + A + C); that as a % of the measured
-device-to-device copy bandwidth; and the speedup over cuBLAS on the same shape. Rows marked
-"graph" replay a CUDA graph of the same batch (no launch gaps). Prints a markdown table; with
---plot PATH saves speedup vs M per shape as a PNG.
+device-to-device copy bandwidth; and the speedup over cuBLAS on the same shape. Each M gets a
+"stream" row (eager calls back to back: what a PyTorch caller sees, host cost included) and a
+"graph" row (a CUDA graph of the same batch replayed: kernel time, no launch gaps; --no-graph
+drops them). Prints a markdown table; with --plot PATH saves the graph rows' speedup vs M per
+shape as a PNG.
 
-Usage: python benchmarks/bench_gemm.py [--schemes gptq4-g128,...] [--ms 1,16,64] [--shapes 4096x4096]
+Usage: python benchmarks/bench_gemm.py [--schemes gptq4-g128,...] [--ms 1,16,64] [--shapes 4096x4096] [--no-graph]
        [--plot docs/perf_speedup.png] [--quick]
 Needs: torch with CUDA, and libmarlin.so (MARLIN_LIBRARY or a default build dir).
 """
@@ -25,7 +27,6 @@ MS = [1, 4, 16, 32, 64, 128, 256, 1024]
 SHAPES = [(4096, 4096), (4096, 14336), (14336, 4096), (8192, 28672)]  # (K, N)
 SCHEMES = ["gptq4-g128", "gptq4-gch", "awq4-g128", "gptq8-g128", "fp8-g128", "nvfp4", "mxfp4"]
 L2_BYTES = 50 * 2**20
-GRAPH_MAX_M = 16
 
 
 def measured_copy_bandwidth() -> float:
@@ -124,6 +125,7 @@ def main() -> None:
     ap.add_argument("--dtype", default="fp16", choices=["fp16", "bf16"])
     ap.add_argument("--plot", default="")
     ap.add_argument("--quick", action="store_true", help="M in 1,16,64,1024 and the first two shapes")
+    ap.add_argument("--no-graph", action="store_true", help="only the eager (stream) rows")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench_gemm: needs a CUDA GPU")
@@ -152,7 +154,7 @@ def main() -> None:
             for m in ms:
                 a = torch.randn(m, k, device="cuda", dtype=dtype)
                 moved = wbytes + (m * k + m * n) * 2
-                modes = ["stream"] + (["graph"] if m <= GRAPH_MAX_M else [])
+                modes = ["stream"] + ([] if args.no_graph else ["graph"])
                 for mode in modes:
                     t_m = time_batch([lambda s=s, a=a: ops.gemm(a, **s) for s in sets], mode == "graph")
                     t_c = time_batch([lambda d=d, a=a: a @ d for d in dense], mode == "graph")
@@ -169,7 +171,7 @@ def main() -> None:
         fig, axes = plt.subplots(1, len(shapes), figsize=(5 * len(shapes), 4), squeeze=False)
         for ax, (k, n) in zip(axes[0], shapes):
             for (scheme, kk, nn, mode), pts in results.items():
-                if (kk, nn) == (k, n) and mode == "stream":
+                if (kk, nn) == (k, n) and mode == ("stream" if args.no_graph else "graph"):
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=scheme)
             ax.axhline(1.0, color="gray", lw=0.8)
             ax.set_xscale("log", base=2)

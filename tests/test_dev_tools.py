@@ -1,8 +1,10 @@
-"""The kernel micro-benchmark of docs/performance.md (csrc/dev/kbench.cu) still builds against
-csrc/include, so the numbers there can be reproduced. (Running it needs a GPU.)"""
+"""The kernel dev tools of docs/kernel-dev.md: the micro-benchmark (csrc/dev/kbench.cu) still
+builds against csrc/include, so the numbers in docs/performance.md can be reproduced (running it
+needs a GPU); csrc/dev/ncu_top.py reads an ncu source export."""
 
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -16,8 +18,31 @@ CSRC = TESTS.parent / "csrc"
 @pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
 def test_kbench_compiles(tmp_path):
     exe = tmp_path / "kbench"
-    proc = subprocess.run([NVCC, *NVCC_FLAGS, "-gencode", "arch=compute_90,code=sm_90", f"-I{CSRC / 'include'}",
+    proc = subprocess.run([NVCC, *NVCC_FLAGS, "-gencode", "arch=compute_90a,code=sm_90a", f"-I{CSRC / 'include'}",
                            str(CSRC / "dev" / "kbench.cu"), "-o", str(exe)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert exe.stat().st_size > 0
+
+
+NCU_EXPORT = """\
+"Kernel Name","void marlin::Marlin<...>(marlin::KernelParams)",
+"Address","Source","Warp Stall Sampling (All Samples)","Warp Stall Sampling (Not-issued Samples)","Instructions Executed"
+"0x10","      LOP3.LUT R1, R2, 0xf, R3, 0xea, !PT","30","20","1,024"
+"0x20","      HGMMA.64x64x16.F32 R24, R152, gdesc[UR16], R24","60","50","512"
+"0x30","@P0   BRA 0x10","10","5","512"
+"""
+
+
+def test_ncu_top_ranks_instructions_by_stall_samples(tmp_path):
+    csv = tmp_path / "sass.csv"
+    csv.write_text(NCU_EXPORT)
+    proc = subprocess.run([sys.executable, str(CSRC / "dev" / "ncu_top.py"), str(csv), "2"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "stall samples: 100"
+    assert "60.0%" in lines[1] and "HGMMA" in lines[1] and "exec        512" in lines[1]
+    assert "30.0%" in lines[2] and "LOP3" in lines[2]
+    assert len(lines) == 4  # top 2, then the per-opcode line
+    assert lines[3] == "per opcode: HGMMA 60.0%, LOP3 30.0%, BRA 10.0%"

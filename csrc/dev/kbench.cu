@@ -3,8 +3,12 @@
 // a pure streaming kernel that reads the weights with the same access pattern and pipeline depth
 // but does no math. Used to find where small-M time goes (docs/performance.md).
 //
-//   nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode arch=compute_90,code=sm_90 \
+//   nvcc -O3 -std=c++17 --expt-relaxed-constexpr -gencode arch=compute_90a,code=sm_90a \
 //        -I csrc/include csrc/dev/kbench.cu -o build/kbench && build/kbench
+//
+// sm_90a is what the library builds for 9.0: the (64,256,256) rows then time the wgmma path; an
+// sm_90 build of the same file times the mma.sync body of those tiles (the A/B in
+// docs/performance.md).
 //
 // Weights are random bits (timing only; correctness is tests/gpu's job). Weight copies rotate so
 // that the 50 MB L2 never holds the next call's weights.
@@ -265,6 +269,7 @@ int main(int argc, char** argv) {
           run_marlin<128, 1, 8, 4, true, 4>(buf, M, N, K, ncopies, sl, "m8 64x128x128 s4");
         } else {
           run_marlin<256, 1, 8, 8, false, 4>(buf, M, N, K, ncopies, sl, "mb1 128x128x256 s4");
+          run_marlin<256, 1, 16, 4, false, 4>(buf, M, N, K, ncopies, sl, "mb1 64x256x256 s4");
           run_marlin<256, 1, 8, 8, false, 8>(buf, M, N, K, ncopies, sl, "mb1 128x128x256 s8");
           run_marlin<128, 1, 4, 8, false, 4>(buf, M, N, K, ncopies, sl, "mb1 128x64x128 s4");
         }

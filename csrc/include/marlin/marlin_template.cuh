@@ -107,14 +107,18 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   static_assert(!WG || (N_WARPS == 4 && A_CHUNKS_ROW == 8 && MB <= 4), "wgmma tile shape");
   static_assert(!WG || (SM.stage_bytes % kWgmmaAlign == 0 && SM.a_bytes % kWgmmaAlign == 0), "wgmma stage alignment");
 
-  extern __shared__ int4 smem4[];
   // WG: the stages start on 1024-byte boundaries of the shared window (the swizzle period), so the
   // dynamic shared memory is declared that aligned (aligning a generic pointer at run time instead
-  // cost generic->shared conversions in the K loop).
-  extern __shared__ __align__(1024) int4 smem_wg[];
-  char* smem = reinterpret_cast<char*>(WG ? smem_wg : smem4);
+  // cost generic->shared conversions in the K loop). Only WG kernels see that declaration: it
+  // puts the dynamic part 1 KB into the block's shared memory.
+  char* smem;
   if constexpr (WG) {
+    extern __shared__ __align__(1024) int4 smem_wg[];
+    smem = reinterpret_cast<char*>(smem_wg);
     if (ptx::smem_addr(smem) % kWgmmaAlign != 0) __trap();
+  } else {
+    extern __shared__ int4 smem4[];
+    smem = reinterpret_cast<char*>(smem4);
   }
 
   const int tid = threadIdx.x;
@@ -452,14 +456,14 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       if constexpr (WG) {
         // wgmma w: the warpgroup's 64 rows are column block w (16 columns) of each warp's 64,
         // its N the BM activation rows; it accumulates into the lane's (acc flat) floats
-        // [w * 8 * MB, (w + 1) * 8 * MB). Sub-tile kk of this k warp starts 32 bytes per k16
+        // [w * BM / 2, (w + 1) * BM / 2). Sub-tile kk of this k warp starts 32 bytes per k16
         // into the stage's A rows (within the swizzle atom, so the atom base stays aligned).
         const int ks = warp_k * KSUB + kk;
         const uint64_t desc = ptx::wgmma_desc_sw128(sbase + 32u * ks);
         float* accf = &acc[0][0][0];
         ptx::wgmma_fence();
 #pragma unroll
-        for (int w = 0; w < 4; ++w) ptx::wgmma_rs<BM, bf16>(accf + w * 8 * MB, fr.wa[w], desc);
+        for (int w = 0; w < 4; ++w) ptx::wgmma_rs<BM, bf16>(accf + w * (BM / 2), fr.wa[w], desc);
         ptx::wgmma_commit();
         // at most this group in flight: the previous one has finished reading its fragment
         // registers (written next by the following sub-tile) and its ring slot (refilled at the
@@ -562,11 +566,11 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // columns 2t, 2t+1), or (TR) n16 x m8 tile j (columns g, g+8, rows 2t, 2t+1).
   auto store_frag = [&](int wn, int mb, int j, int ln, float4 v) {
     if constexpr (WG) {
-      // flat float4 index q = mb * NJ + j: wgmma w = q / (2 MB) (column block), n8 block
-      // i = q % (2 MB) of its BM rows; lane: columns g, g + 8, rows 2t, 2t + 1 of that block
+      // flat float4 index q = mb * NJ + j: wgmma w = q / (BM / 8) (column block), n8 block
+      // i = q % (BM / 8) of its BM rows; lane: columns g, g + 8, rows 2t, 2t + 1 of that block
       const int q = mb * NJ + j;
-      const int col = n_base + wn * 64 + 16 * (q / (2 * MB)) + ln / 4;
-      const int row = m_base + 8 * (q % (2 * MB)) + 2 * (ln % 4);
+      const int col = n_base + wn * 64 + 16 * (q / (BM / 8)) + ln / 4;
+      const int row = m_base + 8 * (q % (BM / 8)) + 2 * (ln % 4);
       store_one(row, col, v.x);
       store_one(row + 1, col, v.y);
       store_one(row, col + 8, v.z);

@@ -182,12 +182,13 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     const bool want_m8 = rows <= 8;
     const int want_mb = want_m8 ? 1 : std::min(max_mb, (rows + 15) / 16);
 
-    // candidates of the first thread_m_blocks that has any: (kernel, key, smem)
+    // candidates of the first thread_m_blocks that has any: (kernel, key, smem, tiles, wgmma)
     struct Cand {
       KernelFn fn;
       KernelKey key;
       SmemModel sm;
       int tiles;
+      bool wgmma;  // dispatch.h: wgmma_kernel
     };
     Cand cands[3];
     int n_cands = 0;
@@ -219,11 +220,12 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
           if (!sel_err) sel_err = err;
           continue;
         }
+        const bool wg = wgmma_kernel(f, k, dev);
         SmemModel s = smem_model(bits, c.threads, mb, m8, c.thread_n / 16, c.thread_k / 16, stages, group_blocks,
-                                 has_zp, bool(g->is_zp_float));
+                                 has_zp, bool(g->is_zp_float), wg);
         if (s.total + kSmemHeadroom > dev.max_smem_optin) continue;
         const int bm_ = m8 ? 8 : 16 * mb;
-        cands[n_cands++] = Cand{f, k, s, ((rows + bm_ - 1) / bm_) * (N / c.thread_n)};
+        cands[n_cands++] = Cand{f, k, s, ((rows + bm_ - 1) / bm_) * (N / c.thread_n), wg};
       }
     }
     if (n_cands == 0)
@@ -243,7 +245,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // candidate it is taken, split to one wave: on the H100 at M = 64, (8192 x 28672) ran 80.7 us
     // with 112 blocks and 102 us with 224; (14336 x 4096) 37.6 us with 128 blocks, 48.7 with 64
     // (csrc/dev/kbench.cu, docs/performance.md).
-    if (wgmma_kernel(cands[0].fn, cands[0].key, dev)) {
+    if (cands[0].wgmma) {
       n_cands = 1;
       if (tune.waves == 0) waves = 1;
     }

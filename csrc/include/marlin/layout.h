@@ -44,8 +44,7 @@ constexpr MARLIN_HD int reduce_bytes(int threads, int thread_m_blocks, int threa
 // Tile shapes whose kernels multiply with wgmma when built for sm_90a (ptx_wgmma.cuh,
 // docs/kernel.md): 256 threads = two warpgroups (one per k warp) whose 4 warps are the 4
 // 64-column warp columns of a 256-wide tile, and 64-deep K tiles, so that an A row (64 halves)
-// is one 128-byte swizzle row. Their stages start on 1024-byte boundaries (the swizzle atom), so
-// the model rounds a stage up and reserves 1024 bytes to align the dynamic shared memory.
+// is one 128-byte swizzle row.
 constexpr MARLIN_HD bool wgmma_shape(int threads, bool m_block_size_8, int thread_n_blocks, int thread_k_blocks) {
   return threads == 256 && !m_block_size_8 && thread_n_blocks == 16 && thread_k_blocks == 4;
 }
@@ -57,9 +56,13 @@ struct SmemModel {
 
 // Shared memory of one block: `stages` copies of (A tile, B tile, scale rows, zero-point rows,
 // g_idx slice); the cross-warp reduction buffer reuses the same memory after the main loop.
+// `wgmma`: the kernel takes the wgmma path (a wgmma_shape() tile built for sm_90a; the host asks
+// dispatch.h's wgmma_kernel): each of its two warpgroups has its own ring of `stages` slots,
+// the slots start on 1024-byte boundaries (the swizzle period) and 1024 bytes more align the
+// dynamic shared memory. Overestimating (wgmma for a kernel without it) only wastes memory.
 constexpr MARLIN_HD SmemModel smem_model(int bits, int threads, int thread_m_blocks, bool m_block_size_8,
                                          int thread_n_blocks, int thread_k_blocks, int stages,
-                                         int group_blocks, bool has_zp, bool is_zp_float) {
+                                         int group_blocks, bool has_zp, bool is_zp_float, bool wgmma) {
   SmemModel m{};
   const int bm = m_block_size_8 ? 8 : 16 * thread_m_blocks;
   const int bn = 16 * thread_n_blocks, bk = 16 * thread_k_blocks;
@@ -70,10 +73,10 @@ constexpr MARLIN_HD SmemModel smem_model(int bits, int threads, int thread_m_blo
   m.z_bytes = has_zp ? round16(is_zp_float ? srows * bn * 2 : srows * bn / 2) : 0;
   m.g_bytes = group_blocks == 0 ? round16(bk * 4) : 0;
   m.stage_bytes = m.a_bytes + m.b_bytes + m.s_bytes + m.z_bytes + m.g_bytes;
-  const bool wg = wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
+  const bool wg = wgmma && wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
   if (wg) m.stage_bytes = (m.stage_bytes + kWgmmaAlign - 1) / kWgmmaAlign * kWgmmaAlign;
   m.red_bytes = reduce_bytes(threads, thread_m_blocks, thread_n_blocks);
-  const int pipe = stages * m.stage_bytes + (wg ? kWgmmaAlign : 0);
+  const int pipe = (wg ? 2 : 1) * stages * m.stage_bytes + (wg ? kWgmmaAlign : 0);
   const int red = m.red_bytes + (wg ? kWgmmaAlign : 0);
   m.total = pipe > red ? pipe : red;
   return m;

@@ -91,19 +91,23 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   constexpr int WARPS = threads / 32;
   constexpr int N_WARPS = BN / 64;
   constexpr int K_WARPS = WARPS / N_WARPS;
-  constexpr int KSUB = thread_k_blocks / K_WARPS;  // k16 sub-tiles per warp per stage
+  // sm_90a, tile shapes of wgmma_shape(): each k warp's 4 warps form a warpgroup that multiplies
+  // with wgmma, the dequantized weights (16 columns per warp) as the register A operand and the
+  // A tile's rows read by the tensor cores from shared memory as B. The two warpgroups take
+  // alternate K tiles (warpgroup g: it_begin + g, + 2, ...), each with its own ring of `stages`
+  // slots, its own copies and a named barrier, like two 128-thread blocks that sum their
+  // accumulators at the end: all 4 k16 sub-tiles of a K tile run between a warpgroup's barriers,
+  // and neither waits for the other inside the K loop.
+  constexpr bool WG = MARLIN_HAS_WGMMA && wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
+  constexpr int KSUB = WG ? thread_k_blocks : thread_k_blocks / K_WARPS;  // k16 sub-tiles per warp per stage
   constexpr int A_CHUNKS_ROW = BK / 8;              // 16-byte chunks per A row
   constexpr int TILE_WORDS = tile_words(bits);      // int32 per 16x64 B tile
   constexpr int SROWS = scale_rows_per_tile(thread_k_blocks, group_blocks);
   constexpr SmemModel SM = smem_model(bits, threads, thread_m_blocks, m_block_size_8, thread_n_blocks,
-                                      thread_k_blocks, stages, group_blocks, has_zp, is_zp_float);
+                                      thread_k_blocks, stages, group_blocks, has_zp, is_zp_float, WG);
   static_assert(BN % 64 == 0 && N_WARPS >= 1 && WARPS % N_WARPS == 0, "bad thread_n_blocks / threads");
   static_assert(thread_k_blocks % K_WARPS == 0 && KSUB >= 1, "bad thread_k_blocks / threads");
   static_assert(stages >= 2, "need at least two stages");
-  // sm_90a, tile shapes of wgmma_shape(): each k warp's 4 warps form a warpgroup that multiplies
-  // its k16 sub-tiles with wgmma, the dequantized weights (16 columns per warp) as the register A
-  // operand and the A tile's rows read by the tensor cores from shared memory as B.
-  constexpr bool WG = MARLIN_HAS_WGMMA && wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
   static_assert(!WG || (N_WARPS == 4 && A_CHUNKS_ROW == 8 && MB <= 4), "wgmma tile shape");
   static_assert(!WG || (SM.stage_bytes % kWgmmaAlign == 0 && SM.a_bytes % kWgmmaAlign == 0), "wgmma stage alignment");
 
@@ -115,7 +119,8 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   if constexpr (WG) {
     extern __shared__ __align__(1024) int4 smem_wg[];
     smem = reinterpret_cast<char*>(smem_wg);
-    if (ptx::smem_addr(smem) % kWgmmaAlign != 0) __trap();
+    // an aligned start, and the two rings the host must have allocated (smem_model's `wgmma`)
+    if (ptx::smem_addr(smem) % kWgmmaAlign != 0 || p.max_shared_mem < SM.total) __trap();
   } else {
     extern __shared__ int4 smem4[];
     smem = reinterpret_cast<char*>(smem4);
@@ -126,6 +131,11 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const int warp = tid / 32;
   const int warp_n = warp % N_WARPS;
   const int warp_k = warp / N_WARPS;
+  const int k_first = WG ? 0 : warp_k * KSUB;  // this warp's first k16 sub-tile of a stage
+  // WG: the warpgroup (= warp_k) and the thread within it; copies are per warpgroup
+  constexpr int CP_THREADS = WG ? 128 : threads;  // threads sharing one stage's copies
+  const int wg = WG ? tid / 128 : 0;
+  const int ctid = WG ? tid % 128 : tid;
 
   const int prob_m = p.prob_m, prob_n = p.prob_n, prob_k = p.prob_k;
   const int m_tiles = (prob_m + BM - 1) / BM;
@@ -149,36 +159,42 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const int4* B = reinterpret_cast<const int4*>(p.B);
   const T* S = reinterpret_cast<const T*>(p.scales);
 
-  auto stage_ptr = [&](int st) { return smem + st * SM.stage_bytes; };
+  char* const ring = smem + wg * stages * SM.stage_bytes;  // this warpgroup's slots (WG), or all
+  auto stage_ptr = [&](int st) { return ring + st * SM.stage_bytes; };
 
   // per-thread copy assignments, fixed for the whole K loop. Shared addresses are kept as
   // 32-bit shared-window offsets so that the loop does no generic->shared conversions.
-  const uint32_t s_base = ptx::smem_addr(smem);
+  const uint32_t s_base = ptx::smem_addr(ring);
   constexpr int A_CH = BM * A_CHUNKS_ROW;
-  constexpr int A_ITERS = (A_CH + threads - 1) / threads;
-  constexpr int A_ROW_STEP = threads / A_CHUNKS_ROW;
-  static_assert(threads % A_CHUNKS_ROW == 0 && A_ROW_STEP % 8 == 0, "A copy pattern");
-  const int a_r0 = tid / A_CHUNKS_ROW, a_c = tid % A_CHUNKS_ROW;
+  constexpr int A_ITERS = (A_CH + CP_THREADS - 1) / CP_THREADS;
+  constexpr int A_ROW_STEP = CP_THREADS / A_CHUNKS_ROW;
+  static_assert(CP_THREADS % A_CHUNKS_ROW == 0 && A_ROW_STEP % 8 == 0, "A copy pattern");
+  const int a_r0 = ctid / A_CHUNKS_ROW, a_c = ctid % A_CHUNKS_ROW;
   const int a_rows_left = prob_m - m_base - a_r0;
   const T* a_ptr = A + (a_rows_left > 0 ? (size_t)(m_base + a_r0) * p.lda + a_c * 8 : 0);
   const size_t a_row_step = (size_t)A_ROW_STEP * p.lda;
   const uint32_t a_dst = 16u * (a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8)));
   constexpr int B_CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
   constexpr int B_CH = thread_k_blocks * B_CH_ROW;
-  constexpr int B_ITERS = (B_CH + threads - 1) / threads;
-  static_assert(threads % B_CH_ROW == 0, "B copy pattern");
-  constexpr int B_ROW_STEP = threads / B_CH_ROW;
-  const int b_kr0 = tid / B_CH_ROW, b_cc = tid % B_CH_ROW;
+  constexpr int B_ITERS = (B_CH + CP_THREADS - 1) / CP_THREADS;
+  // chunk j * CP_THREADS + ctid of the stage: whole k16 rows per pass, or (8-bit weights, WG:
+  // 256 chunks a row for 128 threads) several passes per row
+  constexpr bool B_WHOLE = CP_THREADS % B_CH_ROW == 0;
+  static_assert(B_WHOLE || B_CH_ROW % CP_THREADS == 0, "B copy pattern");
+  constexpr int B_ROW_STEP = B_WHOLE ? CP_THREADS / B_CH_ROW : 0;
+  const int b_kr0 = B_WHOLE ? ctid / B_CH_ROW : 0, b_cc = B_WHOLE ? ctid % B_CH_ROW : ctid;
   const size_t b_row = (size_t)(prob_n / 64) * (TILE_WORDS / 4);
   const int4* b_ptr = B + (size_t)(n_base / 64) * (TILE_WORDS / 4) + b_cc + b_kr0 * b_row;
   const size_t b_jstep = B_ROW_STEP * b_row;
-  const uint32_t b_dst = SM.a_bytes + 16u * tid;
+  const uint32_t b_dst = SM.a_bytes + 16u * ctid;
 
-  // ---- global -> shared for K tile `it` into ring slot `st`. Called for it_begin,
-  // it_begin + 1, ... in order, so the A and B sources are running pointers (no per-stage
+  // ---- global -> shared for K tile `it` into ring slot `st`. Called for it_first,
+  // it_first + IT_STEP, ... in order, so the A and B sources are running pointers (no per-stage
   // 64-bit address arithmetic), and only a partial last K tile evaluates the K predicates.
-  const T* a_src = a_ptr + (size_t)it_begin * BK;
-  const int4* b_src = b_ptr + (size_t)it_begin * thread_k_blocks * b_row;
+  constexpr int IT_STEP = WG ? 2 : 1;  // WG: warpgroup g takes K tiles it_begin + g + 2 i
+  const int it_first = it_begin + wg;
+  const T* a_src = a_ptr + (size_t)it_first * BK;
+  const int4* b_src = b_ptr + (size_t)it_first * thread_k_blocks * b_row;
   auto fetch = [&](int it, int st) {
     const uint32_t sbase = s_base + st * SM.stage_bytes;
     const int k0 = it * BK;
@@ -190,25 +206,29 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       const bool kok = k_full || k0 + a_c * 8 < prob_k;
 #pragma unroll
       for (int j = 0; j < A_ITERS; ++j) {
-        if (A_CH % threads == 0 || j * threads + tid < A_CH) {
+        if (A_CH % CP_THREADS == 0 || j * CP_THREADS + ctid < A_CH) {
           const bool pred = kok && j * A_ROW_STEP < a_rows_left;
           ptx::cp_async16(sbase + a_dst + 16u * j * A_ROW_STEP * A_CHUNKS_ROW, pred ? a_src + j * a_row_step : A,
                           pred);
         }
       }
-      a_src += BK;
+      a_src += IT_STEP * BK;
     }
     // B: thread_k_blocks k16-rows, each a contiguous run of N_WARPS tiles
     {
       const int kt0 = k0 / 16;
 #pragma unroll
       for (int j = 0; j < B_ITERS; ++j) {
-        if (B_CH % threads == 0 || j * threads + tid < B_CH) {
+        if constexpr (!B_WHOLE) {
+          const int rj = j * CP_THREADS / B_CH_ROW, cj = j * CP_THREADS % B_CH_ROW;  // (unrolled)
+          const bool pred = k_full || kt0 + rj < k16_total;
+          ptx::cp_async16(sbase + b_dst + 16u * j * CP_THREADS, pred ? b_src + rj * b_row + cj : B, pred);
+        } else if (B_CH % CP_THREADS == 0 || j * CP_THREADS + ctid < B_CH) {
           const bool pred = k_full || kt0 + b_kr0 + j * B_ROW_STEP < k16_total;
-          ptx::cp_async16(sbase + b_dst + 16u * j * threads, pred ? b_src + j * b_jstep : B, pred);
+          ptx::cp_async16(sbase + b_dst + 16u * j * CP_THREADS, pred ? b_src + j * b_jstep : B, pred);
         }
       }
-      b_src += thread_k_blocks * b_row;
+      b_src += IT_STEP * thread_k_blocks * b_row;
     }
     // scale rows (and zero points) of the groups this K tile touches
     if constexpr (group_blocks != 0) {
@@ -219,7 +239,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         // one byte per scale: BN / 16 chunks per row (the smem model reserves 2 bytes each)
         const char* S8 = reinterpret_cast<const char*>(p.scales);
         constexpr int BCH_ROW = BN / 16;
-        for_spread<SROWS * BCH_ROW, threads>(tid, [&](int i) {
+        for_spread<SROWS * BCH_ROW, CP_THREADS>(ctid, [&](int i) {
           const int r = i / BCH_ROW, cc = i % BCH_ROW;
           const int g = g0 + r;
           const bool pred = g < p.num_groups;
@@ -227,7 +247,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
           ptx::cp_async16(ss + 16u * i, src, pred);
         });
       } else {
-        for_spread<SROWS * CH_ROW, threads>(tid, [&](int i) {
+        for_spread<SROWS * CH_ROW, CP_THREADS>(ctid, [&](int i) {
           const int r = i / CH_ROW, cc = i % CH_ROW;
           const int g = g0 + r;
           const bool pred = g < p.num_groups;
@@ -239,7 +259,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         const uint32_t sz = sbase + SM.a_bytes + SM.b_bytes + SM.s_bytes;
         if constexpr (is_zp_float) {
           const T* Z = reinterpret_cast<const T*>(p.zp);
-          for_spread<SROWS * CH_ROW, threads>(tid, [&](int i) {
+          for_spread<SROWS * CH_ROW, CP_THREADS>(ctid, [&](int i) {
             const int r = i / CH_ROW, cc = i % CH_ROW;
             const int g = g0 + r;
             const bool pred = g < p.num_groups;
@@ -250,7 +270,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
           // packed int4 zero points: [num_groups, N / 8] int32, 32 columns per 16-byte chunk
           const int* Z = reinterpret_cast<const int*>(p.zp);
           constexpr int ZCH_ROW = BN / 32;
-          for_spread<SROWS * ZCH_ROW, threads>(tid, [&](int i) {
+          for_spread<SROWS * ZCH_ROW, CP_THREADS>(ctid, [&](int i) {
             const int r = i / ZCH_ROW, cc = i % ZCH_ROW;
             const int g = g0 + r;
             const bool pred = g < p.num_groups;
@@ -262,7 +282,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     } else {
       // act-order: the g_idx slice of this K tile
       const uint32_t sg = sbase + SM.a_bytes + SM.b_bytes + SM.s_bytes + SM.z_bytes;
-      for_spread<BK / 4, threads>(tid, [&](int i) {
+      for_spread<BK / 4, CP_THREADS>(ctid, [&](int i) {
         const int gk = k0 + i * 4;
         const bool pred = gk < prob_k;
         ptx::cp_async16(sg + 16u * i, pred ? p.g_idx + gk : p.g_idx, pred);
@@ -301,12 +321,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   uint32_t a_ld[KSUB];
 #pragma unroll
   for (int kk = 0; kk < KSUB; ++kk) {
-    const int ks = warp_k * KSUB + kk;
+    const int ks = k_first + kk;
     const int r = TR ? lane % 8 : lane % 16;
     const int cch = TR ? ks * 2 + (lane / 8) % 2 : ks * 2 + lane / 16;
     a_ld[kk] = 16u * (r * A_CHUNKS_ROW + (cch ^ (r % 8)));
   }
-  const int b_ld = SM.a_bytes + ((warp_k * KSUB * N_WARPS + warp_n) * (TILE_WORDS / 4) + lane) * 16;
+  const int b_ld = SM.a_bytes + ((k_first * N_WARPS + warp_n) * (TILE_WORDS / 4) + lane) * 16;
   const int s_col = warp_n * 64 + 8 * (lane / 4);  // first of the lane's 8 scale columns
 
   // ---- shared -> registers -> tensor cores for ring slot `st`. All sub-tiles' registers are
@@ -318,7 +338,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     Frags frs[KSUB];
 #pragma unroll
     for (int kk = 0; kk < KSUB; ++kk) {
-      const int ks = warp_k * KSUB + kk;  // k16 sub-tile within the K tile
+      const int ks = k_first + kk;  // k16 sub-tile within the K tile
       Frags& fr = frs[kk];
       // A fragments
       if constexpr (WG) {
@@ -458,7 +478,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         // its N the BM activation rows; it accumulates into the lane's (acc flat) floats
         // [w * BM / 2, (w + 1) * BM / 2). Sub-tile kk of this k warp starts 32 bytes per k16
         // into the stage's A rows (within the swizzle atom, so the atom base stays aligned).
-        const int ks = warp_k * KSUB + kk;
+        const int ks = k_first + kk;
         const uint64_t desc = ptx::wgmma_desc_sw128(sbase + 32u * ks);
         float* accf = &acc[0][0][0];
         ptx::wgmma_fence();
@@ -480,16 +500,25 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   static_assert(AHEAD >= 1, "WG needs at least three stages");
 #pragma unroll
   for (int s = 0; s < AHEAD; ++s) {
-    if (it_begin + s < it_end) fetch(it_begin + s, s);
+    if (it_first + s * IT_STEP < it_end) fetch(it_first + s * IT_STEP, s);
     ptx::cp_async_commit();
   }
   int st = 0;
-  for (int it = it_begin; it < it_end; ++it) {
+  for (int it = it_first; it < it_end; it += IT_STEP) {
     ptx::cp_async_wait<AHEAD - 1>();
-    if constexpr (WG) ptx::fence_proxy_async_smem();
-    __syncthreads();
+    if constexpr (WG) {
+      ptx::fence_proxy_async_smem();
+      // this warpgroup's stage is in (named barrier per warpgroup)
+      if (wg == 0) {
+        ptx::bar_sync_warpgroup<1>();
+      } else {
+        ptx::bar_sync_warpgroup<2>();
+      }
+    } else {
+      __syncthreads();
+    }
     {
-      const int nxt = it + AHEAD;
+      const int nxt = it + AHEAD * IT_STEP;
       int nst = st + AHEAD;
       if (nst >= stages) nst -= stages;
       if (nxt < it_end) fetch(nxt, nst);

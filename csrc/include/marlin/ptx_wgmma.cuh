@@ -55,6 +55,13 @@ __device__ __forceinline__ void fence_proxy_async_smem() {
 #endif
 }
 
+// Named barrier `id` over the 128 threads of a warpgroup; barrier 0 is __syncthreads'. A
+// compile-time id, so that ptxas reserves only the barriers used.
+template <int id>
+__device__ __forceinline__ void bar_sync_warpgroup() {
+  asm volatile("bar.sync %0, 128;\n" ::"n"(id) : "memory");
+}
+
 // Keeps the compiler from moving accumulator registers across the asynchronous region (a wgmma
 // in flight owns them until wgmma_wait).
 __device__ __forceinline__ void reg_fence(float& x) { asm volatile("" : "+f"(x)::"memory"); }

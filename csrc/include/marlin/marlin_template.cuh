@@ -9,6 +9,9 @@
 //     the offline tile layout with one 16-byte shared load per lane (two for 8-bit), A with
 //     ldmatrix from an XOR-swizzled tile. Dequantization happens in registers, then
 //     mma.sync m16n8k16 with fp32 accumulators (the 8-row tile multiplies transposed).
+//   * sm_90a, (64,256,256) tiles (wgmma_shape): the two k warps are warpgroups that take
+//     alternate K tiles, each with its own ring and barrier, and multiply with wgmma (the
+//     dequantized weights from registers, the A tile from shared memory; ptx_wgmma.cuh).
 //   * After the K loop the k warps are summed in shared memory in fixed order. When the host
 //     split K into `slices` (gridDim.x = tiles * slices), each block writes its partial to
 //     C_tmp, and the last block to arrive at the tile's counter in `locks` sums all partials in
@@ -476,8 +479,8 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       if constexpr (WG) {
         // wgmma w: the warpgroup's 64 rows are column block w (16 columns) of each warp's 64,
         // its N the BM activation rows; it accumulates into the lane's (acc flat) floats
-        // [w * BM / 2, (w + 1) * BM / 2). Sub-tile kk of this k warp starts 32 bytes per k16
-        // into the stage's A rows (within the swizzle atom, so the atom base stays aligned).
+        // [w * BM / 2, (w + 1) * BM / 2). Sub-tile ks starts 32 bytes per k16 into the stage's
+        // A rows (within the swizzle atom, so the atom base stays aligned).
         const int ks = k_first + kk;
         const uint64_t desc = ptx::wgmma_desc_sw128(sbase + 32u * ks);
         float* accf = &acc[0][0][0];

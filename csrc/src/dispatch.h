@@ -46,7 +46,9 @@ int ensure_smem(int device, KernelFn fn, int bytes);
 
 // Whether `fn` (of key `key`) multiplies with wgmma on this device: a wgmma_shape() tile (layout.h)
 // whose machine code is for sm_90 (the generator builds 9.0 as sm_90a; see ptx_wgmma.cuh) on a
-// 9.0 GPU. Cached per kernel. Only the choice of config depends on it, never correctness.
+// 9.0 GPU. Cached per kernel. The config choice and smem_model's `wgmma` follow it; it never says
+// "no" for a kernel built for sm_90a on a 9.0 GPU, and a "yes" for one built otherwise only
+// over-allocates shared memory (a wgmma kernel given too little traps).
 bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev);
 
 // Split-K factor of a candidate with `tiles` tiles of k_iters K tiles each: aim for `target`

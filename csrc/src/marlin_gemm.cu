@@ -240,11 +240,11 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // beat two on 5 of 6 small-layer rows by 8-14% (fewer partials for the last block to sum);
     // large layers have enough tiles either way (docs/performance.md).
     int waves = tune.waves > 0 ? tune.waves : (want_m8 || want_mb <= 1 ? 1 : 2);
-    // sm_90a: the (64,256,256) tile multiplies with wgmma, 1.2-1.5x faster per block than the
-    // mma.sync tiles, and one block fills an SM (217 registers x 256 threads). When it is a
-    // candidate it is taken, split to one wave: on the H100 at M = 64, (8192 x 28672) ran 80.7 us
-    // with 112 blocks and 102 us with 224; (14336 x 4096) 37.6 us with 128 blocks, 48.7 with 64
-    // (csrc/dev/kbench.cu, docs/performance.md).
+    // sm_90a: the (64,256,256) tile multiplies with wgmma, 1.2-1.6x faster per block than the
+    // mma.sync tiles, and one block fills an SM (249 registers x 256 threads). When it is a
+    // candidate it is taken, split to one wave: on the H100 at M = 64 (first wgmma version),
+    // (8192 x 28672) ran 80.7 us with 112 blocks and 102 us with 224; (14336 x 4096) 37.6 us with
+    // 128 blocks, 48.7 with 64 (csrc/dev/kbench.cu, docs/performance.md).
     if (cands[0].wgmma) {
       n_cands = 1;
       if (tune.waves == 0) waves = 1;

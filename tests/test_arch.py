@@ -44,6 +44,10 @@ def test_gencode():
                                              "-gencode=arch=compute_90,code=compute_90")
     assert parse_arch("9.0+PTX").cmake == "90a-real;90-virtual"
     assert str(parse_arch("9.0")) == "9.0"
+    # an explicit 9.0a keeps its arch-specific PTX; other archs are unchanged
+    assert parse_arch("9.0a+PTX").gencode[1] == "-gencode=arch=compute_90a,code=compute_90a"
+    assert parse_arch("12.0").gencode == ("-gencode=arch=compute_120,code=sm_120",)
+    assert parse_arch("8.9").cmake == "89-real"
 
 
 @pytest.mark.parametrize("archs,families", [

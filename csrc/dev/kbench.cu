@@ -171,13 +171,11 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
                     m8, stages, gb, false>;
   // wgmma path: an sm_90a build of this file (as marlin::host::wgmma_kernel decides it; an sm_90
   // build of a wgmma-shaped tile only gets more shared memory than it uses)
-  cudaFuncAttributes fa0;
-  CK(cudaFuncGetAttributes(&fa0, reinterpret_cast<const void*>(fn)));
-  const bool wg = wgmma_shape(threads, m8, tnb, tkb) && fa0.binaryVersion == 90;
-  const SmemModel s = smem_model(4, threads, tmb, m8, tnb, tkb, stages, gb, false, false, wg);
-  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, s.total));
   cudaFuncAttributes fa;
   CK(cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)));
+  const bool wg = wgmma_shape(threads, m8, tnb, tkb) && fa.binaryVersion == 90;
+  const SmemModel s = smem_model(4, threads, tmb, m8, tnb, tkb, stages, gb, false, false, wg);
+  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, s.total));
   int occ = 0;
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, s.total));
   const int BM = m8 ? 8 : 16 * tmb;

@@ -595,21 +595,14 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     reinterpret_cast<T*>(p.C)[(size_t)row * prob_n + col] = F::from_floats(v, 0.f).x;
   };
   // One accumulator tile's 4 values of lane `ln`: n8 tile j of m16 block mb (rows g, g+8,
-  // columns 2t, 2t+1), or (TR) n16 x m8 tile j (columns g, g+8, rows 2t, 2t+1).
+  // columns 2t, 2t+1), or, for the transposed products (TR, WG), the columns g, g+8 and rows
+  // 2t, 2t+1 of flat float4 q = mb * NJ + j: 16-column block q / (BM / 8), n8 row block
+  // q % (BM / 8) (TR: BM = 8, so block j and row block 0; WG: wgmma q / (BM / 8)).
   auto store_frag = [&](int wn, int mb, int j, int ln, float4 v) {
-    if constexpr (WG) {
-      // flat float4 index q = mb * NJ + j: wgmma w = q / (BM / 8) (column block), n8 block
-      // i = q % (BM / 8) of its BM rows; lane: columns g, g + 8, rows 2t, 2t + 1 of that block
+    if constexpr (TR || WG) {
       const int q = mb * NJ + j;
       const int col = n_base + wn * 64 + 16 * (q / (BM / 8)) + ln / 4;
       const int row = m_base + 8 * (q % (BM / 8)) + 2 * (ln % 4);
-      store_one(row, col, v.x);
-      store_one(row + 1, col, v.y);
-      store_one(row, col + 8, v.z);
-      store_one(row + 1, col + 8, v.w);
-    } else if constexpr (TR) {
-      const int col = n_base + wn * 64 + 16 * j + ln / 4;
-      const int row = m_base + 2 * (ln % 4);
       store_one(row, col, v.x);
       store_one(row + 1, col, v.y);
       store_one(row, col + 8, v.z);

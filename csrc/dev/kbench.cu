@@ -134,6 +134,7 @@ struct Case {
   KernelFn fn;
   int threads;
   void (*sfn)(const int4*, int, int, int*);
+  bool wide;
 };
 
 static void launch_marlin(int copy, void* ctx) {
@@ -152,6 +153,7 @@ static void launch_marlin(int copy, void* ctx) {
   p.locks = c.buf->locks;
   p.use_fp32_reduce = true;
   p.max_shared_mem = c.smem;
+  p.wide_m = c.wide;
   c.fn<<<c.grid, c.threads, c.smem>>>(p);
 }
 
@@ -164,7 +166,8 @@ static const char* g_only = nullptr;  // argv[2]: run only variants whose name c
 static int g_slices = 0;               // argv[3]: only this split factor
 
 template <int threads, int tmb, int tnb, int tkb, bool m8, int stages>
-static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slices, const char* name) {
+static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slices, const char* name,
+                       bool wide = false) {
   if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
   constexpr int gb = 8;  // group 128
   auto fn = &Marlin<type_id::kFloat16, type_id::kU4B8, type_id::kFloat16, type_id::kFloat16, threads, tmb, tnb, tkb,
@@ -178,15 +181,16 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
   CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, s.total));
   int occ = 0;
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, s.total));
-  const int BM = m8 ? 8 : 16 * tmb;
+  if (wide && !(wg && tmb == 4)) return;  // 128-row tiles: the sm_90a 4-m-block kernel only
+  const int BM = m8 ? 8 : 16 * (wide ? 8 : tmb);
   const int tiles = (M + BM - 1) / BM * (N / (16 * tnb));
   // slices > 0: grid = tiles * slices; slices < 0: grid = -slices blocks per SM (stream-K)
   int sms;
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
   const int grid = slices > 0 ? tiles * slices : -slices * sms;
   const int sl = slices;
-  if (size_t(2) * grid * partial_floats(tmb, tnb) * 4 > (size_t(256) << 20)) return;
-  Case c{&buf, M, N, K, grid, s.total, fn, threads, nullptr};
+  if (size_t(2) * grid * partial_floats(wide ? 8 : tmb, tnb) * 4 > (size_t(256) << 20)) return;
+  Case c{&buf, M, N, K, grid, s.total, fn, threads, nullptr, wide};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_marlin, &c);
@@ -206,7 +210,7 @@ static void run_stream(Buffers& buf, int N, int K, int ncopies, int slices, cons
   const int tiles = N / BN, k_iters = K / BK;
   const int per = (k_iters + slices - 1) / slices;
   const int sl = (k_iters + per - 1) / per;
-  Case c{&buf, 0, N, K, tiles * sl, smem, nullptr, threads, fn};
+  Case c{&buf, 0, N, K, tiles * sl, smem, nullptr, threads, fn, false};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_stream, &c);
@@ -279,9 +283,10 @@ int main(int argc, char** argv) {
       }
     }
     // larger M: the (64,256,256) tile, which runs with wgmma when built for sm_90a
-    for (int M : {64, 256, 1024}) {
+    for (int M : {64, 128, 256, 1024}) {
       for (int sl : {1, 2, 4, 8}) {
         run_marlin<256, 4, 16, 4, false, 4>(buf, M, N, K, ncopies, sl, "mb4 64x256x256 s4");
+        run_marlin<256, 4, 16, 4, false, 4>(buf, M, N, K, ncopies, sl, "mb4w 64x256x256 s4", true);
         run_marlin<256, 4, 16, 4, false, 5>(buf, M, N, K, ncopies, sl, "mb4 64x256x256 s5");
       }
     }

@@ -17,6 +17,7 @@ const Tuning& tuning() {
     if (const char* s = std::getenv("MARLIN_WAVES")) t.waves = std::max(1, std::atoi(s));
     if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
     if (const char* s = std::getenv("MARLIN_FORCE_STAGES")) t.force_stages = std::atoi(s);
+    if (const char* s = std::getenv("MARLIN_WIDE_M")) t.wide_m = std::atoi(s);
     return t;
   }();
   return t;

@@ -28,11 +28,14 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // Dev knobs (environment, read once): MARLIN_WAVES = blocks per SM to aim for when there are too
 // few tiles (0: the dispatch's default); MARLIN_MAX_PARTIAL_KB = cap on the partial bytes one
 // tile's last block sums (slices * partial size); MARLIN_FORCE_STAGES (2: the sm75-family
-// kernels on a newer GPU, from a library whose sm75 files are compute_75 PTX).
+// kernels on a newer GPU, from a library whose sm75 files are compute_75 PTX); MARLIN_WIDE_M (0:
+// never the 128-row mode of the 4-m-block wgmma kernel, for A/B timing; 2: always where it
+// applies, for tests).
 struct Tuning {
   int waves = 0;
   int max_partial_kb = 512;
   int force_stages = 0;
+  int wide_m = 1;
 };
 const Tuning& tuning();
 

@@ -255,13 +255,31 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     const KernelFn fn = cands[pick].fn;
     const KernelKey key = cands[pick].key;
     const SmemModel sm = cands[pick].sm;
-    const int tiles = cands[pick].tiles;
+    int tiles = cands[pick].tiles;
     if (ensure_smem(device, fn, sm.total)) return 1;
+    // The 4-m-block wgmma kernel's 128-row mode (marlin_template.cuh W2): each dequantized
+    // weight feeds 128 rows. Taken for chunks of >= 128 rows unless its half as many tiles
+    // fill the SMs clearly worse (small layers): on the H100 (csrc/dev/kbench.cu, one split)
+    // 8192 x 28672 M = 128 142 -> 122 us, M = 256 278 -> 248, M = 1024 991 -> 940;
+    // 4096 x 4096 M = 1024 74.6 -> 65.7 (docs/performance.md).
+    bool wide = false;
+    if (cands[pick].wgmma && key.thread_m_blocks == 4 && rows >= 128 && tune.wide_m) {
+      const int bk = 16 * key.thread_k_blocks;
+      const int tiles_w = (rows + 127) / 128 * (N / (16 * key.thread_n_blocks));
+      const size_t slot_w = size_t(partial_floats(8, key.thread_n_blocks)) * (g->use_fp32_reduce ? 4 : 2);
+      const int sl_w = split_slices(tiles_w, (K + bk - 1) / bk, slot_w, target, g->max_slices, dev);
+      if (tune.wide_m == 2 || std::min(tiles_w * sl_w, dev.sms) * 10 >= std::min(tiles * slices, dev.sms) * 9) {
+        wide = true;
+        tiles = tiles_w;
+        slices = sl_w;
+      }
+    }
 
     KernelParams p = chunk_params(g, A, lda, C, rows);
     p.global_scale = g->global_scale;
     p.g_idx = g->g_idx;
     p.max_shared_mem = sm.total;
+    p.wide_m = wide;
     fn<<<tiles * slices, key.threads, sm.total, stream>>>(p);
     e = cudaGetLastError();
     if (e != cudaSuccess) return cuda_fail(e, "Marlin kernel launch");

@@ -1,5 +1,6 @@
 """A small grid of GEMM / repack cases for `compute-sanitizer --tool memcheck`: one case per
-scheme, the 8-row tile, several M tiles, a K tail, split-K and act-order; then the 8-bit-activation
+scheme, the 8-row tile, several M tiles (>= 128 rows: the wide mode of the 4-m-block tile on 9.0), a
+K tail, split-K and act-order; then the 8-bit-activation
 kernels (cases_a8)."""
 
 import sys
@@ -10,21 +11,21 @@ from cases import Scheme, check, make
 from cases_fp import FpScheme, check_fp, make_fp
 
 CASES = [
-    (Scheme("gptq4", "fp16", 128), 256, 384, [1, 33]),
+    (Scheme("gptq4", "fp16", 128), 256, 384, [1, 33, 200]),
     (Scheme("gptq4", "bf16", -1), 192, 1040, [7, 100]),
-    (Scheme("gptq8", "fp16", 128, "gidx"), 256, 384, [16]),
+    (Scheme("gptq8", "fp16", 128, "gidx"), 256, 384, [16, 160]),
     (Scheme("gptq8", "bf16", 64, "sorted"), 128, 320, [65]),
-    (Scheme("awq", "fp16", 32), 128, 320, [1, 40]),
-    (Scheme("hqq", "fp16", 64), 256, 192, [20]),
+    (Scheme("awq", "fp16", 32), 256, 320, [1, 40, 130]),
+    (Scheme("hqq", "fp16", 64), 256, 192, [20, 140]),
 ]
 
 # floating-point weights (issue 4 part A): FP8 per channel / g128, NVFP4, MXFP4
 FP_CASES = [
-    (FpScheme("fp8", "fp16", 128), 256, 384, [1, 33]),
+    (FpScheme("fp8", "fp16", 128), 256, 384, [1, 33, 200]),
     (FpScheme("fp8", "bf16", -1), 192, 1040, [7]),
     (FpScheme("nvfp4", "fp16", 16), 128, 1040, [1, 40]),
     (FpScheme("nvfp4", "bf16", 16), 256, 320, [100]),
-    (FpScheme("mxfp4", "bf16", 32), 128, 2112, [5, 65]),
+    (FpScheme("mxfp4", "bf16", 32), 256, 2112, [5, 65, 150]),
 ]
 
 

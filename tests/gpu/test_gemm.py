@@ -67,6 +67,21 @@ def test_bias_and_fp16_reduce(dtype):
         check(p, m, bias=True, use_fp32_reduce=False)
 
 
+# 67 N tiles of 256 (a prime count): with M = 64, 128 and 200 the wide tiles give 67, 134 and 201
+# tiles plus an 8-row remainder, counts that fill neither one wave of a 132-SM GPU nor whole
+# waves, with and without bias and fp32 partials.
+@pytest.mark.parametrize(
+    "scheme",
+    [Scheme("gptq4", "fp16", 128), Scheme("awq", "bf16", 128), Scheme("gptq8", "fp16", 128, "gidx")],
+    ids=lambda s: s.id,
+)
+def test_odd_tile_counts(scheme):
+    p = make(scheme, 256 * 67, 1024, seed=5)
+    for m in (64, 128, 200):
+        check(p, m, bias=True)
+    check(p, 128, use_fp32_reduce=False)
+
+
 def test_errors_are_clear():
     from marlin_core.runtime.library import MarlinError
 

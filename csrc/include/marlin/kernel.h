@@ -27,6 +27,7 @@ struct KernelParams {
   bool has_bias;
   bool use_atomic_add;
   bool use_fp32_reduce;
+  bool wide_m;              // the 4-m-block wgmma tile (sm_90a) with 128-row tiles (marlin_template.cuh W2)
   int max_shared_mem;       // dynamic shared memory granted to the launch, in bytes
 };
 

@@ -82,6 +82,22 @@ constexpr MARLIN_HD SmemModel smem_model(int bits, int threads, int thread_m_blo
   return m;
 }
 
+// The wide mode of the 4-m-block wgmma tile (marlin_template.cuh W2, KernelParams::wide_m): one
+// ring of 128-row stages, 1024-byte aligned, inside `budget` bytes (what the host allocates for
+// the default mode); total = budget.
+constexpr MARLIN_HD SmemModel smem_model_wide(int bits, int thread_n_blocks, int thread_k_blocks, int group_blocks,
+                                              bool has_zp, bool is_zp_float, int budget) {
+  SmemModel m = smem_model(bits, 256, 8, false, thread_n_blocks, thread_k_blocks, 1, group_blocks, has_zp, is_zp_float,
+                           false);
+  m.stage_bytes = (m.stage_bytes + kWgmmaAlign - 1) / kWgmmaAlign * kWgmmaAlign;
+  m.total = budget;
+  return m;
+}
+// Its ring slots: as many as fit after the 1 KB alignment, at most 8.
+constexpr MARLIN_HD int wide_stages(const SmemModel& m) {
+  return (m.total - kWgmmaAlign) / m.stage_bytes < 8 ? (m.total - kWgmmaAlign) / m.stage_bytes : 8;
+}
+
 // Floats of C_tmp one (tile, slice) partial occupies (fragment order, fp32).
 constexpr MARLIN_HD int partial_floats(int thread_m_blocks, int thread_n_blocks) {
   return 16 * thread_m_blocks * 16 * thread_n_blocks;

@@ -71,7 +71,7 @@ __device__ __forceinline__ void for_spread(int tid, Fn&& f) {
 
 template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId s_type_id, int threads,
           int thread_m_blocks, int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages,
-          int group_blocks, bool is_zp_float>
+          int group_blocks, bool is_zp_float, bool W2 = false>
 __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   using F = Float16Type<a_type_id>;
   using T = typename F::T;
@@ -88,7 +88,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   constexpr bool nvfp4 = b_type_id == type_id::kFE2M1f && s_type_id == type_id::kFE4M3fn;
   constexpr bool mxfp4 = s_type_id == type_id::kFE8M0fnu;
   constexpr int MB = thread_m_blocks;
-  constexpr int BM = m_block_size_8 ? 8 : 16 * MB;  // staged A rows
+  constexpr int BM = m_block_size_8 ? 8 : (W2 ? 128 : 16 * MB);  // staged A rows
   constexpr int BN = 16 * thread_n_blocks;
   constexpr int BK = 16 * thread_k_blocks;
   constexpr int WARPS = threads / 32;
@@ -102,12 +102,25 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // accumulators at the end: all 4 k16 sub-tiles of a K tile run between a warpgroup's barriers,
   // and neither waits for the other inside the K loop.
   constexpr bool WG = MARLIN_HAS_WGMMA && wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
+  // W2 (the 4-m-block wgmma kernel with p.wide_m): 128-row tiles. Both warpgroups work on the same
+  // K tile (one shared ring, one barrier per stage); warpgroup g dequantizes only 16-column
+  // blocks 2g, 2g+1 of each warp's 64 columns and multiplies them (m64n128k16, 64 weight
+  // columns x all 128 rows) twice per k16: every dequantized weight feeds 128 rows instead of 64.
+  static_assert(!W2 || (WG && MB == 4), "W2 is a mode of the 4-m-block wgmma tile");
+  constexpr bool WR = WG && !W2;  // warpgroups on alternate K tiles, own rings
   constexpr int KSUB = WG ? thread_k_blocks : thread_k_blocks / K_WARPS;  // k16 sub-tiles per warp per stage
   constexpr int A_CHUNKS_ROW = BK / 8;              // 16-byte chunks per A row
   constexpr int TILE_WORDS = tile_words(bits);      // int32 per 16x64 B tile
   constexpr int SROWS = scale_rows_per_tile(thread_k_blocks, group_blocks);
-  constexpr SmemModel SM = smem_model(bits, threads, thread_m_blocks, m_block_size_8, thread_n_blocks,
-                                      thread_k_blocks, stages, group_blocks, has_zp, is_zp_float, WG);
+  constexpr SmemModel SM0 = smem_model(bits, threads, thread_m_blocks, m_block_size_8, thread_n_blocks,
+                                       thread_k_blocks, stages, group_blocks, has_zp, is_zp_float, WG);
+  // W2: one ring of 128-row stages in the memory the host allocates for the two rings of the
+  // default mode (layout.h smem_model), as many slots as fit
+  constexpr SmemModel SM = W2 ? smem_model_wide(bits, thread_n_blocks, thread_k_blocks, group_blocks, has_zp,
+                                                is_zp_float, SM0.total)
+                              : SM0;
+  constexpr int ST = W2 ? wide_stages(SM) : stages;  // ring slots
+  static_assert(!W2 || ST >= 3, "W2 ring");
   static_assert(BN % 64 == 0 && N_WARPS >= 1 && WARPS % N_WARPS == 0, "bad thread_n_blocks / threads");
   static_assert(thread_k_blocks % K_WARPS == 0 && KSUB >= 1, "bad thread_k_blocks / threads");
   static_assert(stages >= 2, "need at least two stages");
@@ -135,10 +148,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const int warp_n = warp % N_WARPS;
   const int warp_k = warp / N_WARPS;
   const int k_first = WG ? 0 : warp_k * KSUB;  // this warp's first k16 sub-tile of a stage
-  // WG: the warpgroup (= warp_k) and the thread within it; copies are per warpgroup
-  constexpr int CP_THREADS = WG ? 128 : threads;  // threads sharing one stage's copies
+  // WG: the warpgroup (= warp_k); WR: the thread within it, as copies are per warpgroup
+  constexpr int CP_THREADS = WR ? 128 : threads;  // threads sharing one stage's copies
   const int wg = WG ? tid / 128 : 0;
-  const int ctid = WG ? tid % 128 : tid;
+  const int ctid = WR ? tid % 128 : tid;
 
   const int prob_m = p.prob_m, prob_n = p.prob_n, prob_k = p.prob_k;
   const int m_tiles = (prob_m + BM - 1) / BM;
@@ -162,7 +175,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const int4* B = reinterpret_cast<const int4*>(p.B);
   const T* S = reinterpret_cast<const T*>(p.scales);
 
-  char* const ring = smem + wg * stages * SM.stage_bytes;  // this warpgroup's slots (WG), or all
+  char* const ring = smem + (WR ? wg : 0) * ST * SM.stage_bytes;  // this warpgroup's slots (WR), or all
   auto stage_ptr = [&](int st) { return ring + st * SM.stage_bytes; };
 
   // per-thread copy assignments, fixed for the whole K loop. Shared addresses are kept as
@@ -194,8 +207,8 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // ---- global -> shared for K tile `it` into ring slot `st`. Called for it_first,
   // it_first + IT_STEP, ... in order, so the A and B sources are running pointers (no per-stage
   // 64-bit address arithmetic), and only a partial last K tile evaluates the K predicates.
-  constexpr int IT_STEP = WG ? 2 : 1;  // WG: warpgroup g takes K tiles it_begin + g + 2 i
-  const int it_first = it_begin + wg;
+  constexpr int IT_STEP = WR ? 2 : 1;  // WR: warpgroup g takes K tiles it_begin + g + 2 i
+  const int it_first = it_begin + (WR ? wg : 0);
   const T* a_src = a_ptr + (size_t)it_first * BK;
   const int4* b_src = b_ptr + (size_t)it_first * thread_k_blocks * b_row;
   auto fetch = [&](int it, int st) {
@@ -416,6 +429,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       Frags& fr = frs[kk];
 #pragma unroll
       for (int w = 0; w < 4; ++w) {
+        if (W2 && (w >> 1) != wg) continue;  // W2: this warpgroup's two 16-column blocks only
         uint32_t fb[2][2];
         const int bias_c = int_zp ? fr.zi[2 * w] : fixed_bias;
         const int bias_c8 = int_zp ? fr.zi[2 * w + 1] : fixed_bias;
@@ -460,10 +474,11 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
           }
         }
         if constexpr (WG) {
-          fr.wa[w][0] = fb[0][0];
-          fr.wa[w][1] = fb[1][0];
-          fr.wa[w][2] = fb[0][1];
-          fr.wa[w][3] = fb[1][1];
+          const int wi = W2 ? w % 2 : w;  // W2: the warpgroup's block 2g + wi
+          fr.wa[wi][0] = fb[0][0];
+          fr.wa[wi][1] = fb[1][0];
+          fr.wa[wi][2] = fb[0][1];
+          fr.wa[wi][3] = fb[1][1];
         } else if constexpr (TR) {
           const uint32_t wa[4] = {fb[0][0], fb[1][0], fb[0][1], fb[1][1]};
           const uint32_t xb[2] = {fr.fa[0][0], fr.fa[0][1]};
@@ -485,8 +500,14 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         const uint64_t desc = ptx::wgmma_desc_sw128(sbase + 32u * ks);
         float* accf = &acc[0][0][0];
         ptx::wgmma_fence();
+        if constexpr (W2) {
+          // wgmma j: column block 2g + j of each warp's 64 by all 128 rows, floats [64 j, 64 j + 64)
 #pragma unroll
-        for (int w = 0; w < 4; ++w) ptx::wgmma_rs<BM, bf16>(accf + w * (BM / 2), fr.wa[w], desc);
+          for (int j = 0; j < 2; ++j) ptx::wgmma_rs<128, bf16>(accf + j * 64, fr.wa[j], desc);
+        } else {
+#pragma unroll
+          for (int w = 0; w < 4; ++w) ptx::wgmma_rs<BM, bf16>(accf + w * (BM / 2), fr.wa[w], desc);
+        }
         ptx::wgmma_commit();
         // at most this group in flight: the previous one has finished reading its fragment
         // registers (written next by the following sub-tile) and its ring slot (refilled at the
@@ -499,7 +520,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // ---- the pipelined K loop. Tiles are fetched AHEAD tiles ahead into the slot freed last.
   // WG: the last sub-tile's wgmmas of a stage still read its slot while the next stage is
   // dequantized, so the slot refilled is the one of two stages back (AHEAD = stages - 2).
-  constexpr int AHEAD = WG ? stages - 2 : stages - 1;
+  constexpr int AHEAD = WG ? ST - 2 : ST - 1;
   static_assert(AHEAD >= 1, "WG needs at least three stages");
 #pragma unroll
   for (int s = 0; s < AHEAD; ++s) {
@@ -509,7 +530,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   int st = 0;
   for (int it = it_first; it < it_end; it += IT_STEP) {
     ptx::cp_async_wait<AHEAD - 1>();
-    if constexpr (WG) {
+    if constexpr (W2) {
+      ptx::fence_proxy_async_smem();  // the A tile is read by wgmma
+      __syncthreads();
+    } else if constexpr (WG) {
       ptx::fence_proxy_async_smem();
       // this warpgroup's stage is in (named barrier per warpgroup)
       if (wg == 0) {
@@ -523,12 +547,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     {
       const int nxt = it + AHEAD * IT_STEP;
       int nst = st + AHEAD;
-      if (nst >= stages) nst -= stages;
+      if (nst >= ST) nst -= ST;
       if (nxt < it_end) fetch(nxt, nst);
       ptx::cp_async_commit();
     }
     compute(st);
-    st = st + 1 == stages ? 0 : st + 1;
+    st = st + 1 == ST ? 0 : st + 1;
   }
   ptx::cp_async_wait<0>();
   if constexpr (WG) {
@@ -538,8 +562,9 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   }
   __syncthreads();
 
-  // ---- sum the k warps in fixed order (shared memory reused)
-  if constexpr (K_WARPS > 1) {
+  // ---- sum the k warps in fixed order (shared memory reused; W2: the warpgroups hold different
+  // columns)
+  if constexpr (K_WARPS > 1 && !W2) {
     float4* red = reinterpret_cast<float4*>(smem);
     if (warp_k > 0) {
 #pragma unroll
@@ -599,7 +624,17 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // 2t, 2t+1 of flat float4 q = mb * NJ + j: 16-column block q / (BM / 8), n8 row block
   // q % (BM / 8) (TR: BM = 8, so block j and row block 0; WG: wgmma q / (BM / 8)).
   auto store_frag = [&](int wn, int mb, int j, int ln, float4 v) {
-    if constexpr (TR || WG) {
+    if constexpr (W2) {
+      // float4 q of a lane of warpgroup mb (W2 passes it so): wgmma q / 16 (column block
+      // 2 mb + q / 16 of the warp's 64), n8 row block q % 16; columns g, g+8, rows 2t, 2t+1
+      const int q = j;
+      const int col = n_base + wn * 64 + 16 * (2 * mb + q / 16) + ln / 4;
+      const int row = m_base + 8 * (q % 16) + 2 * (ln % 4);
+      store_one(row, col, v.x);
+      store_one(row + 1, col, v.y);
+      store_one(row, col + 8, v.z);
+      store_one(row + 1, col + 8, v.w);
+    } else if constexpr (TR || WG) {
       const int q = mb * NJ + j;
       const int col = n_base + wn * 64 + 16 * (q / (BM / 8)) + ln / 4;
       const int row = m_base + 8 * (q % (BM / 8)) + 2 * (ln % 4);
@@ -619,17 +654,19 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // C_tmp, and the last to arrive at the tile's counter sums all of them in slice order
   // (bit-identical run to run), adds the bias, stores C and resets the counter.
   if (slices > 1) {
-    const size_t slot_floats = (size_t)partial_floats(thread_m_blocks, thread_n_blocks);
+    // W2: every warp holds its own fragments (128 rows: twice the partial), indexed by warp
+    const size_t slot_floats = (size_t)partial_floats(W2 ? 8 : thread_m_blocks, thread_n_blocks);
     auto frag_index = [&](int wn, int mb, int j) { return ((wn * MB + mb) * NJ + j) * 32 + lane; };
+    const int part_warp = W2 ? warp : warp_n;
     __shared__ int is_last;
-    if (warp_k == 0) {
+    if (W2 || warp_k == 0) {
       if (p.use_fp32_reduce) {
         float4* part = reinterpret_cast<float4*>(p.C_tmp + ((size_t)tile * slices + slice) * slot_floats);
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
           for (int j = 0; j < NJ; ++j)
-            __stcg(part + frag_index(warp_n, mb, j), make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]));
+            __stcg(part + frag_index(part_warp, mb, j), make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]));
       } else {
         // 16-bit partials (half the traffic, rounding at every slice)
         uint2* part = reinterpret_cast<uint2*>(p.C_tmp) + ((size_t)tile * slices + slice) * slot_floats / 4;
@@ -640,7 +677,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             uint2 v;
             v.x = bits_of(F::from_floats(acc[mb][j][0], acc[mb][j][1]));
             v.y = bits_of(F::from_floats(acc[mb][j][2], acc[mb][j][3]));
-            __stcg(part + frag_index(warp_n, mb, j), v);
+            __stcg(part + frag_index(part_warp, mb, j), v);
           }
       }
     }
@@ -651,7 +688,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     if (!is_last) return;
     __threadfence();
     // all threads sum (coalesced 16-byte reads); any thread can handle any fragment index
-    constexpr int NF4 = N_WARPS * MB * NJ * 32;
+    constexpr int NF4 = (W2 ? WARPS : N_WARPS) * MB * NJ * 32;
     for (int idx = tid; idx < NF4; idx += threads) {
       float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
       // up to 8 slices' loads in flight, then added in slice order
@@ -682,14 +719,23 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
           }
         }
       }
-      store_frag(idx / (32 * NJ * MB), (idx / (32 * NJ)) % MB, (idx / 32) % NJ, idx % 32, sum);
+      if constexpr (W2) {
+        const int wv = idx / (32 * NJ * MB);  // warp: warpgroup wv / 4, warp column wv % 4
+        store_frag(wv % N_WARPS, wv / N_WARPS, (idx / 32) % (NJ * MB), idx % 32, sum);
+      } else {
+        store_frag(idx / (32 * NJ * MB), (idx / (32 * NJ)) % MB, (idx / 32) % NJ, idx % 32, sum);
+      }
     }
     if (tid == 0) p.locks[tile] = 0;
     return;
   }
 
   // ---- epilogue: bias, convert, store (rows >= prob_m predicated)
-  if (warp_k == 0) {
+  if constexpr (W2) {
+    const float* f = &acc[0][0][0];
+#pragma unroll
+    for (int q = 0; q < MB * NJ; ++q) store_frag(warp_n, wg, q, lane, make_float4(f[4 * q], f[4 * q + 1], f[4 * q + 2], f[4 * q + 3]));
+  } else if (warp_k == 0) {
 #pragma unroll
     for (int j = 0; j < NJ; ++j)
 #pragma unroll
@@ -714,6 +760,15 @@ __global__ void __launch_bounds__(threads) Marlin(MARLIN_KERNEL_PARAMS) {
     } else
 #endif
     {
+      // the 4-m-block wgmma tile has a second mode, 128-row tiles (W2), chosen by the host
+      if constexpr (MARLIN_HAS_WGMMA && thread_m_blocks == 4 &&
+                    wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks)) {
+        if (params.wide_m) {
+          detail::marlin_body<a_type_id, b_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks,
+                              thread_k_blocks, m_block_size_8, stages, group_blocks, is_zp_float, true>(params);
+          return;
+        }
+      }
       detail::marlin_body<a_type_id, b_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks,
                           thread_k_blocks, m_block_size_8, stages, group_blocks, is_zp_float>(params);
     }

@@ -1,7 +1,7 @@
 """A small grid of GEMM / repack cases for `compute-sanitizer --tool memcheck`: one case per
-scheme, the 8-row tile, several M tiles (>= 128 rows: the wide mode of the 4-m-block tile on 9.0), a
-K tail, split-K and act-order; then the 8-bit-activation
-kernels (cases_a8)."""
+scheme, the 8-row tile, several M tiles (chunks of >= 128 rows: the wide mode of the 4-m-block
+wgmma tile on 9.0 with MARLIN_WIDE_M=2), a K tail, split-K and act-order; then the
+8-bit-activation kernels (cases_a8)."""
 
 import sys
 

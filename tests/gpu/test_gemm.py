@@ -67,9 +67,10 @@ def test_bias_and_fp16_reduce(dtype):
         check(p, m, bias=True, use_fp32_reduce=False)
 
 
-# 67 N tiles of 256 (a prime count): with M = 64, 128 and 200 the wide tiles give 67, 134 and 201
-# tiles plus an 8-row remainder, counts that fill neither one wave of a 132-SM GPU nor whole
-# waves, with and without bias and fp32 partials.
+# 67 N tiles of 256 (a prime count): M = 64, 128 and 200 (a 192-row chunk and an 8-row one) give
+# 67, 134 and 201 tiles of 64 rows (67 and 134 of 128 rows), counts that fill neither one wave of
+# a 132-SM GPU nor whole waves; with bias, and with 16-bit partials. On an H100 the dispatch
+# takes the wide (128-row) mode for M = 128; MARLIN_WIDE_M=2 takes it for every >= 128-row chunk.
 @pytest.mark.parametrize(
     "scheme",
     [Scheme("gptq4", "fp16", 128), Scheme("awq", "bf16", 128), Scheme("gptq8", "fp16", 128, "gidx")],

@@ -69,6 +69,12 @@ bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev) {
   return yes;
 }
 
+bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev) {
+  if (tuning().wide_m != 1) return tuning().wide_m == 2;
+  auto waves = [&](int t, int sl) { return double((t * sl + dev.sms - 1) / dev.sms) / sl; };
+  return kWideTileCost * waves(tiles_w, slices_w) < waves(tiles, slices);
+}
+
 int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev) {
   if (tiles >= target || tiles > kLockInts) return 1;
   int sl = std::min(target / tiles, k_iters);

@@ -59,6 +59,15 @@ bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev);
 // at most max_slices (if > 0), within the workspace; no empty slices.
 int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev);
 
+// Whether the 4-m-block wgmma kernel should take its 128-row mode (marlin_template.cuh W2) for a
+// chunk: `tiles` x `slices` blocks of 64-row tiles against `tiles_w` x `slices_w` of 128-row ones.
+// Predicted time = whole waves of blocks x the share of a tile each block does, a 128-row tile
+// costing kWideTileCost 64-row ones (kbench on the H100, 8192 x 28672: 1.7-1.9), so 224 tiles
+// (2 waves on 132 SMs) become 112 (1 wave x 1.8), while a small layer that split-K already
+// spreads over the SMs stays in the 64-row mode. MARLIN_WIDE_M=0 / 2: never / always.
+constexpr double kWideTileCost = 1.8;
+bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev);
+
 // Split factors of the candidates (each with .key and .tiles) for a K of `k`, then the pick: the
 // candidate that fills the GPU best, counting blocks up to one per SM; ties (any config that
 // reaches every SM) go to the earlier one, i.e. the priority order. More blocks than SMs is not

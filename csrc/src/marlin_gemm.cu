@@ -258,20 +258,16 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     int tiles = cands[pick].tiles;
     if (ensure_smem(device, fn, sm.total)) return 1;
     // The 4-m-block wgmma kernel's 128-row mode (marlin_template.cuh W2): each dequantized
-    // weight feeds 128 rows. For chunks of >= 128 rows, taken when it is predicted faster:
-    // time = whole waves of blocks x the share of a tile each block does, a 128-row tile costing
-    // kWideTileCost 64-row ones. On the H100 (csrc/dev/kbench.cu, one split) 8192 x 28672
-    // M = 128 142 -> 122 us (224 tiles = 2 waves -> 112 = 1), M = 256 278 -> 248, M = 1024
-    // 991 -> 940; 4096 x 4096 M = 1024 74.6 -> 65.7 (docs/performance.md).
-    constexpr double kWideTileCost = 1.8;  // kbench: 1.7-1.9 on 8192 x 28672
+    // weight feeds 128 rows. For chunks of >= 128 rows when predicted faster (dispatch.h
+    // prefer_wide). On the H100 (bench_gemm graph rows) 8192 x 28672 M = 128 168 -> 135 us,
+    // M = 1024 1068 -> 898; 14336 x 4096 M = 1024 257 -> 222 (docs/performance.md).
     bool wide = false;
-    if (cands[pick].wgmma && key.thread_m_blocks == 4 && rows >= 128 && tune.wide_m) {
+    if (cands[pick].wgmma && key.thread_m_blocks == 4 && rows >= 128) {
       const int bk = 16 * key.thread_k_blocks;
       const int tiles_w = (rows + 127) / 128 * (N / (16 * key.thread_n_blocks));
       const size_t slot_w = size_t(partial_floats(8, key.thread_n_blocks)) * (g->use_fp32_reduce ? 4 : 2);
       const int sl_w = split_slices(tiles_w, (K + bk - 1) / bk, slot_w, target, g->max_slices, dev);
-      auto waves = [&](int t, int sl) { return double((t * sl + dev.sms - 1) / dev.sms) / sl; };
-      if (tune.wide_m == 2 || kWideTileCost * waves(tiles_w, sl_w) < waves(tiles, slices)) {
+      if (prefer_wide(tiles, slices, tiles_w, sl_w, dev)) {
         wide = true;
         tiles = tiles_w;
         slices = sl_w;

@@ -1,0 +1,77 @@
+"""The host dispatch's choice rules (csrc/src/dispatch.cu), compiled by nvcc into a host-only
+program and run without a GPU: whether the 4-m-block wgmma kernel takes its 128-row mode for a
+chunk. The expected choices are the ones the H100 measurements favoured (docs/performance.md)."""
+
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from support import TESTS
+
+NVCC = shutil.which("nvcc")
+CSRC = TESTS.parent / "csrc"
+
+MAIN = r"""
+#include <cstdio>
+#include <string>
+#include "dispatch.h"
+namespace marlin { namespace host {
+std::string& last_error() { static std::string s; return s; }
+} }
+using namespace marlin;
+using namespace marlin::host;
+int main() {
+  DeviceInfo dev;
+  dev.sms = 132;  // H100 SXM
+  const struct { int rows, n, k; } cases[] = {
+      {128, 28672, 8192}, {256, 28672, 8192}, {1024, 28672, 8192}, {1024, 4096, 14336},
+      {1024, 4096, 4096}, {128, 4096, 4096}};
+  for (const auto& c : cases) {
+    const int k_iters = c.k / 64, n_tiles = c.n / 256;
+    const int tiles = (c.rows + 63) / 64 * n_tiles, tiles_w = (c.rows + 127) / 128 * n_tiles;
+    const int sl = split_slices(tiles, k_iters, size_t(partial_floats(4, 16)) * 4, dev.sms, 0, dev);
+    const int sl_w = split_slices(tiles_w, k_iters, size_t(partial_floats(8, 16)) * 4, dev.sms, 0, dev);
+    std::printf("%dx%dx%d %d\n", c.rows, c.n, c.k, int(prefer_wide(tiles, sl, tiles_w, sl_w, dev)));
+  }
+  return 0;
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def rules_exe(tmp_path_factory):
+    if NVCC is None:
+        pytest.skip("nvcc not on PATH")
+    d = tmp_path_factory.mktemp("rules")
+    (d / "main.cu").write_text(MAIN)
+    exe = d / "rules"
+    proc = subprocess.run([NVCC, "-std=c++17", f"-I{CSRC / 'include'}", f"-I{CSRC / 'src'}", str(d / "main.cu"),
+                           str(CSRC / "src" / "dispatch.cu"), "-o", str(exe)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return exe
+
+
+def run(exe, wide_m=None):
+    env = {k: v for k, v in os.environ.items() if k != "MARLIN_WIDE_M"}
+    if wide_m is not None:
+        env["MARLIN_WIDE_M"] = wide_m
+    out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, env=env, check=True).stdout
+    return dict(line.split() for line in out.splitlines())
+
+
+def test_wide_mode_choices(rules_exe):
+    got = run(rules_exe)
+    # 224 / 448 / 1792 tiles of 64 rows on 132 SMs: the wide mode's half as many tiles win
+    # (H100, graph rows: 168 -> 135 us, 298 -> 277, 1068 -> 898); 14336 x 4096 and 4096 x 4096 at
+    # M = 1024 (257 -> 222, 79 -> 70); 4096 x 4096 at M = 128 is 32 tiles that split-K already
+    # spreads over 128 blocks, where 16 wide tiles would reach only 64
+    assert got == {"128x28672x8192": "1", "256x28672x8192": "1", "1024x28672x8192": "1",
+                   "1024x4096x14336": "1", "1024x4096x4096": "1", "128x4096x4096": "0"}
+
+
+@pytest.mark.parametrize("knob,want", [("0", "0"), ("2", "1")])
+def test_wide_mode_knob(rules_exe, knob, want):
+    assert set(run(rules_exe, knob).values()) == {want}

@@ -76,15 +76,19 @@ __global__ void __launch_bounds__(threads) stream_b(const int4* B, int N, int K,
   if (acc == 0x12345678) out[0] = acc;
 }
 
-// Pseudo-random words (a hash of the index): constant fill patterns time differently on HBM.
+// A hash of (index, seed): the pseudo-random source of both fills below.
+__device__ __forceinline__ uint32_t hash_index(size_t i, uint32_t seed) {
+  uint32_t x = uint32_t(i) * 2654435761u ^ seed;
+  x ^= x >> 15;
+  x *= 2246822519u;
+  x ^= x >> 13;
+  return x;
+}
+
+// Pseudo-random words: constant fill patterns time differently on HBM.
 __global__ void fill_random(uint32_t* p, size_t n, uint32_t seed) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    uint32_t x = uint32_t(i) * 2654435761u ^ seed;
-    x ^= x >> 15;
-    x *= 2246822519u;
-    x ^= x >> 13;
-    p[i] = x;
-  }
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    p[i] = hash_index(i, seed);
 }
 
 struct Buffers {
@@ -119,13 +123,8 @@ static float time_launches(int reps, const std::vector<int>& order, void (*launc
 // Halves uniform in [lo, lo + span): activations and scales like real ones (constant operands
 // draw less power, and the H100 then holds higher clocks under tensor-core load).
 __global__ void fill_half(half* p, size_t n, uint32_t seed, float lo, float span) {
-  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-    uint32_t x = uint32_t(i) * 2654435761u ^ seed;
-    x ^= x >> 15;
-    x *= 2246822519u;
-    x ^= x >> 13;
-    p[i] = __float2half(lo + span * float(x >> 8) * (1.0f / 16777216.0f));
-  }
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+    p[i] = __float2half(lo + span * float(hash_index(i, seed) >> 8) * (1.0f / 16777216.0f));
 }
 
 struct Case {

@@ -24,7 +24,8 @@ constexpr MARLIN_HD int weight_bits(ScalarTypeId b) { return scalar_type_bits(b)
 // int32 words per 16x64 weight tile.
 constexpr MARLIN_HD int tile_words(int bits) { return kTileK * kTileN * bits / 32; }
 
-constexpr MARLIN_HD int round16(int x) { return (x + 15) / 16 * 16; }
+constexpr MARLIN_HD int round_up(int x, int to) { return (x + to - 1) / to * to; }
+constexpr MARLIN_HD int round16(int x) { return round_up(x, 16); }
 
 // Number of scale rows one K tile touches (group_blocks > 0 groups never straddle a tile edge
 // because both are powers of two in 16-row units).
@@ -74,7 +75,7 @@ constexpr MARLIN_HD SmemModel smem_model(int bits, int threads, int thread_m_blo
   m.g_bytes = group_blocks == 0 ? round16(bk * 4) : 0;
   m.stage_bytes = m.a_bytes + m.b_bytes + m.s_bytes + m.z_bytes + m.g_bytes;
   const bool wg = wgmma && wgmma_shape(threads, m_block_size_8, thread_n_blocks, thread_k_blocks);
-  if (wg) m.stage_bytes = (m.stage_bytes + kWgmmaAlign - 1) / kWgmmaAlign * kWgmmaAlign;
+  if (wg) m.stage_bytes = round_up(m.stage_bytes, kWgmmaAlign);
   m.red_bytes = reduce_bytes(threads, thread_m_blocks, thread_n_blocks);
   const int pipe = (wg ? 2 : 1) * stages * m.stage_bytes + (wg ? kWgmmaAlign : 0);
   const int red = m.red_bytes + (wg ? kWgmmaAlign : 0);
@@ -89,13 +90,14 @@ constexpr MARLIN_HD SmemModel smem_model_wide(int bits, int thread_n_blocks, int
                                               bool has_zp, bool is_zp_float, int budget) {
   SmemModel m = smem_model(bits, 256, 8, false, thread_n_blocks, thread_k_blocks, 1, group_blocks, has_zp, is_zp_float,
                            false);
-  m.stage_bytes = (m.stage_bytes + kWgmmaAlign - 1) / kWgmmaAlign * kWgmmaAlign;
+  m.stage_bytes = round_up(m.stage_bytes, kWgmmaAlign);
   m.total = budget;
   return m;
 }
 // Its ring slots: as many as fit after the 1 KB alignment, at most 8.
 constexpr MARLIN_HD int wide_stages(const SmemModel& m) {
-  return (m.total - kWgmmaAlign) / m.stage_bytes < 8 ? (m.total - kWgmmaAlign) / m.stage_bytes : 8;
+  const int fit = (m.total - kWgmmaAlign) / m.stage_bytes;
+  return fit < 8 ? fit : 8;
 }
 
 // Floats of C_tmp one (tile, slice) partial occupies (fragment order, fp32).

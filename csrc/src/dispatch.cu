@@ -18,6 +18,7 @@ const Tuning& tuning() {
     if (const char* s = std::getenv("MARLIN_MAX_PARTIAL_KB")) t.max_partial_kb = std::max(1, std::atoi(s));
     if (const char* s = std::getenv("MARLIN_FORCE_STAGES")) t.force_stages = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_WIDE_M")) t.wide_m = std::atoi(s);
+    if (const char* s = std::getenv("MARLIN_PDL")) t.pdl = std::atoi(s);
     return t;
   }();
   return t;
@@ -53,20 +54,52 @@ int ensure_smem(int device, KernelFn fn, int bytes) {
   return 0;
 }
 
-bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev) {
-  if (dev.cc_major != 9 || dev.cc_minor != 0 ||
-      !wgmma_shape(key.threads, key.m_block_size_8, key.thread_n_blocks, key.thread_k_blocks))
-    return false;
-  static std::mutex mu;
-  static std::unordered_map<const void*, bool> known;
-  std::lock_guard<std::mutex> g(mu);
+namespace {
+// The machine-code and PTX architectures of a kernel (cudaFuncAttributes binaryVersion /
+// ptxVersion, e.g. 90), cached per kernel and thread (no lock on the launch path; a kernel is
+// queried once per calling thread); {0, 0} when the query fails.
+struct KernelArch {
+  int binary = 0, ptx = 0;
+};
+KernelArch kernel_arch(KernelFn fn) {
+  thread_local std::unordered_map<const void*, KernelArch> known;
   auto it = known.find(reinterpret_cast<const void*>(fn));
   if (it != known.end()) return it->second;
   cudaFuncAttributes fa{};
-  const bool yes = cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)) == cudaSuccess && fa.binaryVersion == 90;
+  KernelArch a;
+  if (cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)) == cudaSuccess) a = {fa.binaryVersion, fa.ptxVersion};
   cudaGetLastError();  // a failed query only means "no"
-  known[reinterpret_cast<const void*>(fn)] = yes;
-  return yes;
+  known[reinterpret_cast<const void*>(fn)] = a;
+  return a;
+}
+}  // namespace
+
+bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev) {
+  return dev.cc_major == 9 && dev.cc_minor == 0 &&
+         wgmma_shape(key.threads, key.m_block_size_8, key.thread_n_blocks, key.thread_k_blocks) &&
+         kernel_arch(fn).binary == 90;
+}
+
+bool pdl_kernel(KernelFn fn, const DeviceInfo& dev) {
+  return dev.cc_major >= 9 && tuning().pdl && kernel_arch(fn).ptx >= 90;
+}
+
+void launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p, bool pdl) {
+  if (!pdl) {
+    fn<<<blocks, threads, smem, stream>>>(p);
+    return;
+  }
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(blocks);
+  cfg.blockDim = dim3(threads);
+  cfg.dynamicSmemBytes = size_t(smem);
+  cfg.stream = stream;
+  cfg.attrs = &attr;
+  cfg.numAttrs = 1;
+  cudaLaunchKernelEx(&cfg, fn, p);
 }
 
 bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev) {

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include <cuda_runtime.h>
+
 #include "common.h"
 #include "marlin/capi.h"
 #include "marlin/kernel.h"
@@ -30,12 +32,14 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // tile's last block sums (slices * partial size); MARLIN_FORCE_STAGES (2: the sm75-family
 // kernels on a newer GPU, from a library whose sm75 files are compute_75 PTX); MARLIN_WIDE_M (0:
 // never the 128-row mode of the 4-m-block wgmma kernel, for A/B timing; 2: always where it
-// applies, for tests).
+// applies, for tests); MARLIN_PDL (0: plain launches instead of programmatic dependent launch,
+// for A/B timing).
 struct Tuning {
   int waves = 0;
   int max_partial_kb = 512;
   int force_stages = 0;
   int wide_m = 1;
+  int pdl = 1;
 };
 const Tuning& tuning();
 
@@ -53,6 +57,16 @@ int ensure_smem(int device, KernelFn fn, int bytes);
 // "no" for a kernel built for sm_90a on a 9.0 GPU, and a "yes" for one built otherwise only
 // over-allocates shared memory (a wgmma kernel given too little traps).
 bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev);
+
+// Whether `fn` may be launched with programmatic dependent launch: a 9.0+ GPU and machine code
+// from sm_90+ PTX, whose body has the griddepcontrol calls (ptx.cuh; a compute_75 / compute_89
+// PTX kernel JIT-compiled for the GPU has none and must not be launched early). Cached per kernel.
+bool pdl_kernel(KernelFn fn, const DeviceInfo& dev);
+
+// Launch one GEMM kernel; with `pdl` it may start while the previous kernel on the stream is
+// still running (the kernel waits for it before touching A, C or the workspace). The launch
+// error, if any, is left for cudaGetLastError.
+void launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p, bool pdl);
 
 // Split-K factor of a candidate with `tiles` tiles of k_iters K tiles each: aim for `target`
 // blocks, at most k_iters slices, a tile's partials (summed by one block) under the knob's cap,

@@ -522,6 +522,26 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // dequantized, so the slot refilled is the one of two stages back (AHEAD = stages - 2).
   constexpr int AHEAD = WG ? ST - 2 : ST - 1;
   static_assert(AHEAD >= 1, "WG needs at least three stages");
+  // Programmatic dependent launch (the host asks for it on sm_90+, docs/kernel.md): the previous
+  // kernel on the stream may still be finishing. The B rows and scale rows of the prologue's K
+  // tiles are prefetched into L2 meanwhile (L2 is the GPU's point of coherence, so a later read
+  // still sees anything that kernel writes); A, the workspace, C and the bias are touched only
+  // after griddep_wait. (Prefetching the whole slice instead was slower: docs/performance.md.)
+  {
+    const int kt0 = it_begin * thread_k_blocks;
+    const int rows_b = min(min(it_end - it_begin, AHEAD * IT_STEP) * thread_k_blocks, k16_total - kt0);
+    for (int i = tid; i < rows_b; i += threads)
+      ptx::prefetch_l2(B + (size_t)(kt0 + i) * b_row + (size_t)(n_base / 64) * (TILE_WORDS / 4), B_CH_ROW * 16);
+    if constexpr (group_blocks != 0) {
+      // act-order's scale rows are reached through g_idx: not prefetched
+      const int g0 = group_blocks > 0 ? kt0 / group_blocks : 0;
+      const int g1 = group_blocks > 0 ? min(p.num_groups, (kt0 + rows_b + group_blocks - 1) / group_blocks) : 1;
+      for (int g = g0 + tid; g < g1; g += threads)
+        ptx::prefetch_l2(reinterpret_cast<const char*>(p.scales) + ((size_t)g * prob_n + n_base) * (s_byte ? 1 : 2),
+                         s_byte ? BN : 2 * BN);
+    }
+  }
+  ptx::griddep_wait();
 #pragma unroll
   for (int s = 0; s < AHEAD; ++s) {
     if (it_first + s * IT_STEP < it_end) fetch(it_first + s * IT_STEP, s);
@@ -554,6 +574,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     compute(st);
     st = st + 1 == ST ? 0 : st + 1;
   }
+  // the next kernel on the stream may place its blocks now, to prefetch while this one finishes
+  // (triggering at the kernel's start instead was 10-20% slower at M <= 16: its blocks then
+  // took SM slots during the whole K loop)
+  ptx::griddep_launch_dependents();
   ptx::cp_async_wait<0>();
   if constexpr (WG) {
     ptx::wgmma_wait<0>();

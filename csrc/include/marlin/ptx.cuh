@@ -109,6 +109,31 @@ __device__ __forceinline__ void mma_16816(const uint32_t (&a)[4], const uint32_t
 #endif
 }
 
+// ---- programmatic dependent launch (sm_90+; no-ops below, and when the launch did not ask
+// for it). launch_dependents lets the next kernel on the stream start its blocks early;
+// griddep_wait blocks until the previous kernel has finished and its writes are visible, so
+// nothing that kernel may write (A, C, the workspace, the bias) is touched before it.
+__device__ __forceinline__ void griddep_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+
+__device__ __forceinline__ void griddep_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+// Prefetch `bytes` (a multiple of 16, 16-byte aligned) into L2. L2 is the GPU's point of
+// coherence, so this is safe before griddep_wait: a later read still sees the previous
+// kernel's writes; the prefetch only takes the DRAM latency off it.
+__device__ __forceinline__ void prefetch_l2(const void* gmem, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(gmem), "r"(bytes) : "memory");
+#endif
+}
+
 __device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
   uint32_t d;
   asm("prmt.b32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(sel));

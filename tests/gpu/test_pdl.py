@@ -1,13 +1,78 @@
-"""Programmatic dependent launch (sm_90+, docs/kernel.md): a GEMM's blocks may start while the
-previous kernel on the stream still runs. Each GEMM must still see everything that kernel wrote:
-chains of GEMMs where each one's A is the previous one's C (NaN-poisoned until written), eagerly
-and replayed from a CUDA graph, and GEMMs whose weights a copy kernel rewrites just before them.
-On GPUs before sm_90 the same tests check the plain launches."""
+"""Programmatic dependent launch (sm_90+, docs/kernel.md): a GEMM's blocks may start before the
+previous kernel on the stream has completed. Each GEMM must still see everything that kernel
+wrote:
+- a kernel that lets its dependents start at once and only then, after a delay, writes the
+  GEMM's A (NaN until written): fails if the GEMM reads A before griddepcontrol.wait;
+- chains of GEMMs whose A is the previous one's C, eagerly and replayed from a CUDA graph;
+- GEMMs whose weights a copy kernel rewrites just before them (they are prefetched into L2
+  before the wait).
+On GPUs before sm_90 the last two check the plain launches."""
+
+import ctypes
 
 import pytest
 import torch
 
 from cases import TOL, Packed, Scheme, activations, make, run_gemm
+
+# dst[i] = src[i] (16-bit) for i < n, after letting dependent grids launch and spinning for
+# delay_ns on the global timer: the write lands long after a dependent grid could have started.
+_LATE_COPY_PTX = r"""
+.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry late_copy(.param .u64 dst, .param .u64 src, .param .u32 n, .param .u64 delay_ns)
+{
+  .reg .pred %p<3>;
+  .reg .b32 %r<8>;
+  .reg .b64 %rd<12>;
+  .reg .b16 %h<2>;
+  griddepcontrol.launch_dependents;
+  ld.param.u64 %rd1, [dst];
+  ld.param.u64 %rd2, [src];
+  ld.param.u32 %r1, [n];
+  ld.param.u64 %rd3, [delay_ns];
+  mov.u64 %rd4, %globaltimer;
+SPIN:
+  mov.u64 %rd5, %globaltimer;
+  sub.u64 %rd6, %rd5, %rd4;
+  setp.lt.u64 %p1, %rd6, %rd3;
+  @%p1 bra SPIN;
+  cvta.to.global.u64 %rd1, %rd1;
+  cvta.to.global.u64 %rd2, %rd2;
+  mov.u32 %r2, %ctaid.x;
+  mov.u32 %r3, %ntid.x;
+  mov.u32 %r4, %tid.x;
+  mad.lo.u32 %r5, %r2, %r3, %r4;
+  mov.u32 %r6, %nctaid.x;
+  mul.lo.u32 %r6, %r6, %r3;
+COPY:
+  setp.ge.u32 %p2, %r5, %r1;
+  @%p2 bra DONE;
+  mul.wide.u32 %rd7, %r5, 2;
+  add.u64 %rd8, %rd2, %rd7;
+  ld.global.u16 %h1, [%rd8];
+  add.u64 %rd9, %rd1, %rd7;
+  st.global.u16 [%rd9], %h1;
+  add.u32 %r5, %r5, %r6;
+  bra COPY;
+DONE:
+  ret;
+}
+"""
+
+
+def _late_copy(dst: torch.Tensor, src: torch.Tensor, delay_ns: int) -> None:
+    """Launch late_copy (driver API, on torch's current stream; torch's context is current)."""
+    cu = ctypes.CDLL("libcuda.so.1")
+    mod, fn = ctypes.c_void_p(), ctypes.c_void_p()
+    assert cu.cuModuleLoadData(ctypes.byref(mod), ctypes.c_char_p(_LATE_COPY_PTX.encode())) == 0
+    assert cu.cuModuleGetFunction(ctypes.byref(fn), mod, b"late_copy") == 0
+    vals = [ctypes.c_uint64(dst.data_ptr()), ctypes.c_uint64(src.data_ptr()), ctypes.c_uint32(src.numel()),
+            ctypes.c_uint64(delay_ns)]
+    params = (ctypes.c_void_p * 4)(*[ctypes.cast(ctypes.byref(v), ctypes.c_void_p) for v in vals])
+    stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+    assert cu.cuLaunchKernel(fn, 8, 1, 1, 256, 1, 1, 0, stream, params, None) == 0
 
 S = Scheme("gptq4", "fp16", 128)
 K = 2048  # square layers so that they chain; |w| ~ 0.05 keeps 6 layers' outputs in fp16 range
@@ -39,6 +104,27 @@ def _check_chain(layers: list[Packed], x: torch.Tensor, outs: list[torch.Tensor]
         err = ((c.float() - ref).norm() / ref.norm()).item()
         assert err < TOL["fp16"], f"layer {i}: relative error {err:.3g}"
         a = c
+
+
+@pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.get_device_capability() < (9, 0),
+                    reason="griddepcontrol needs sm_90")
+@pytest.mark.parametrize("m", [1, 16, 256])
+def test_waits_for_a_kernel_that_lets_it_start_early(layers, m):
+    p = layers[0]
+    src = activations(m, K, torch.float16, seed=3)
+    a = torch.full_like(src, float("nan"))
+    c = torch.full((m, K), float("nan"), dtype=torch.float16, device="cuda")
+    run_gemm(p, src, c)  # warm-up: workspace, kernel attributes
+    torch.cuda.synchronize()
+    c.fill_(float("nan"))
+    _late_copy(a, src, delay_ns=200_000)
+    run_gemm(p, a, c)
+    torch.cuda.synchronize()
+    assert torch.equal(a, src)
+    assert not torch.isnan(c).any(), "the GEMM read A before the previous kernel wrote it"
+    ref = src.float() @ p.w_ref
+    err = ((c.float() - ref).norm() / ref.norm()).item()
+    assert err < TOL["fp16"], f"relative error {err:.3g}"
 
 
 # M = 1 and 16: the small-batch tiles, split K over the SMs (16 N tiles); 256: the 4-m-block tile

@@ -522,11 +522,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   // dequantized, so the slot refilled is the one of two stages back (AHEAD = stages - 2).
   constexpr int AHEAD = WG ? ST - 2 : ST - 1;
   static_assert(AHEAD >= 1, "WG needs at least three stages");
-  // Programmatic dependent launch (the host asks for it on sm_90+, docs/kernel.md): the previous
-  // kernel on the stream may still be finishing. The B rows and scale rows of the prologue's K
-  // tiles are prefetched into L2 meanwhile (L2 is the GPU's point of coherence, so a later read
-  // still sees anything that kernel writes); A, the workspace, C and the bias are touched only
-  // after griddep_wait. (Prefetching the whole slice instead was slower: docs/performance.md.)
+  // Programmatic dependent launch (the host asks for it on sm_90+, docs/kernel.md): this grid may
+  // start as soon as the previous kernel's blocks have exited, before that grid is complete. The
+  // B rows and scale rows of the prologue's K tiles are prefetched into L2 meanwhile (L2 is the
+  // GPU's point of coherence, so a later read still sees anything that kernel wrote); A, the
+  // workspace, C and the bias are touched only after griddep_wait. No block triggers its
+  // dependents early: that was slower for 8-bit weights (docs/kernel.md).
   {
     const int kt0 = it_begin * thread_k_blocks;
     const int rows_b = min(min(it_end - it_begin, AHEAD * IT_STEP) * thread_k_blocks, k16_total - kt0);
@@ -574,10 +575,6 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     compute(st);
     st = st + 1 == ST ? 0 : st + 1;
   }
-  // the next kernel on the stream may place its blocks now, to prefetch while this one finishes
-  // (triggering at the kernel's start instead was 10-20% slower at M <= 16: its blocks then
-  // took SM slots during the whole K loop)
-  ptx::griddep_launch_dependents();
   ptx::cp_async_wait<0>();
   if constexpr (WG) {
     ptx::wgmma_wait<0>();

@@ -109,16 +109,9 @@ __device__ __forceinline__ void mma_16816(const uint32_t (&a)[4], const uint32_t
 #endif
 }
 
-// ---- programmatic dependent launch (sm_90+; no-ops below, and when the launch did not ask
-// for it). launch_dependents lets the next kernel on the stream start its blocks early;
-// griddep_wait blocks until the previous kernel has finished and its writes are visible, so
-// nothing that kernel may write (A, C, the workspace, the bias) is touched before it.
-__device__ __forceinline__ void griddep_launch_dependents() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;\n" ::);
-#endif
-}
-
+// Programmatic dependent launch (sm_90+; a no-op below, and when the launch did not ask for
+// it): block until the previous kernel on the stream has completed and its writes are visible,
+// so that nothing it may write (A, C, the workspace, the bias) is touched before.
 __device__ __forceinline__ void griddep_wait() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;\n" ::: "memory");

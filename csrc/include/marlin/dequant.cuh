@@ -52,38 +52,46 @@ __device__ __forceinline__ uint32_t and_or(uint32_t x, uint32_t mask, uint32_t m
   return ptx::lop3<(0xf0 & 0xcc) | 0xaa>(x, mask, magic);
 }
 
-// 4-bit codes, one word per sub-block; nibble i of the word holds v[perm[i]], perm =
+// The constants that remove magic and bias for a sub-block's two columns (c and c + 8, integer
+// biases b_c, b_c8), in both halves: fp16 1024 + b (bits 0x6400 + b) for the low nibble and
+// -(64 + b) (bits 0xd400 + 16 b, b < 64) for the high one; bf16 128 + b (bits 0x4300 + b). One
+// multiply-add each; with runtime zero points the caller makes them once per group row.
+struct Bias4 {
+  uint32_t sub_c, sub_c8, nhi_c, nhi_c8;
+};
+template <bool bf16>
+__device__ __forceinline__ Bias4 bias4(int b_c, int b_c8) {
+  const uint32_t magic = bf16 ? 0x43004300u : 0x64006400u;
+  return {magic + uint32_t(b_c) * 0x10001u, magic + uint32_t(b_c8) * 0x10001u,
+          0xd400d400u + uint32_t(b_c) * 0x100010u, 0xd400d400u + uint32_t(b_c8) * 0x100010u};
+}
+
+// 4-bit codes, one word per sub-block; nibble i holds v[perm[i]], perm =
 // [0,2,4,6,1,3,5,7] (so nibbles (0,4), (1,5), (2,6), (3,7) are the pairs (v0,v1), (v2,v3),
 // (v4,v5), (v6,v7)).
 template <bool bf16>
-__device__ __forceinline__ void dequant_4bit(uint32_t x, int bias_c, int bias_c8, uint32_t (&f)[2][2]) {
+__device__ __forceinline__ void dequant_4bit(uint32_t x, const Bias4& k, uint32_t (&f)[2][2]) {
   const uint32_t lo = 0x000f000f;
   if constexpr (!bf16) {
     // fp16: 0x6400 = 1024; the low nibble gives 1024 + q, the high nibble 1024 + 16 q.
+    using F = Float16Type<type_id::kFloat16>;
     const uint32_t hi = 0x00f000f0, ex = 0x64006400;
     const uint32_t l0 = and_or(x, lo, ex), h0 = and_or(x, hi, ex);
     const uint32_t x8 = x >> 8;
     const uint32_t l1 = and_or(x8, lo, ex), h1 = and_or(x8, hi, ex);
     const half2 sixteenth = __half2half2(__ushort_as_half(0x2c00));  // 1/16
-    // 1024 + b  -> bits 0x6400 + b ; 64 + b -> bits 0x5400 + 16 b  (b < 64)
-    const half2 sub_c = Float16Type<type_id::kFloat16>::from_bits(dup16(0x6400u + bias_c));
-    const half2 sub_c8 = Float16Type<type_id::kFloat16>::from_bits(dup16(0x6400u + bias_c8));
-    const half2 nhi_c = Float16Type<type_id::kFloat16>::from_bits(dup16(0xd400u + 16u * bias_c));
-    const half2 nhi_c8 = Float16Type<type_id::kFloat16>::from_bits(dup16(0xd400u + 16u * bias_c8));
-    f[0][0] = bits_of(__hsub2(Float16Type<type_id::kFloat16>::from_bits(l0), sub_c));
-    f[0][1] = bits_of(__hfma2(Float16Type<type_id::kFloat16>::from_bits(h0), sixteenth, nhi_c));
-    f[1][0] = bits_of(__hsub2(Float16Type<type_id::kFloat16>::from_bits(l1), sub_c8));
-    f[1][1] = bits_of(__hfma2(Float16Type<type_id::kFloat16>::from_bits(h1), sixteenth, nhi_c8));
+    f[0][0] = bits_of(__hsub2(F::from_bits(l0), F::from_bits(k.sub_c)));
+    f[0][1] = bits_of(__hfma2(F::from_bits(h0), sixteenth, F::from_bits(k.nhi_c)));
+    f[1][0] = bits_of(__hsub2(F::from_bits(l1), F::from_bits(k.sub_c8)));
+    f[1][1] = bits_of(__hfma2(F::from_bits(h1), sixteenth, F::from_bits(k.nhi_c8)));
   } else {
     // bf16: 0x4300 = 128 with 7 mantissa bits: every nibble is extracted at bit 0.
     using F = Float16Type<type_id::kBFloat16>;
     const uint32_t ex = 0x43004300;
-    const __nv_bfloat162 sub_c = F::from_bits(dup16(0x4300u + bias_c));
-    const __nv_bfloat162 sub_c8 = F::from_bits(dup16(0x4300u + bias_c8));
-    f[0][0] = bits_of(__hsub2(F::from_bits(and_or(x, lo, ex)), sub_c));
-    f[0][1] = bits_of(__hsub2(F::from_bits(and_or(x >> 4, lo, ex)), sub_c));
-    f[1][0] = bits_of(__hsub2(F::from_bits(and_or(x >> 8, lo, ex)), sub_c8));
-    f[1][1] = bits_of(__hsub2(F::from_bits(and_or(x >> 12, lo, ex)), sub_c8));
+    f[0][0] = bits_of(__hsub2(F::from_bits(and_or(x, lo, ex)), F::from_bits(k.sub_c)));
+    f[0][1] = bits_of(__hsub2(F::from_bits(and_or(x >> 4, lo, ex)), F::from_bits(k.sub_c)));
+    f[1][0] = bits_of(__hsub2(F::from_bits(and_or(x >> 8, lo, ex)), F::from_bits(k.sub_c8)));
+    f[1][1] = bits_of(__hsub2(F::from_bits(and_or(x >> 12, lo, ex)), F::from_bits(k.sub_c8)));
   }
 }
 

@@ -345,11 +345,24 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const int b_ld = SM.a_bytes + ((k_first * N_WARPS + warp_n) * (TILE_WORDS / 4) + lane) * 16;
   const int s_col = warp_n * 64 + 8 * (lane / 4);  // first of the lane's 8 scale columns
 
+  // Integer zero points (AWQ): when all of a warp's sub-tiles in a stage lie in one group, the
+  // dequant constants of its 8 columns are made once per stage, not per sub-tile (ZP_ONCE; H100:
+  // AWQ-4 g128 2-10% faster, docs/performance.md).
+  constexpr bool ZP_ONCE = int_zp && (SROWS == 1 || (group_blocks > 0 && group_blocks % KSUB == 0));
+
   // ---- shared -> registers -> tensor cores for ring slot `st`. All sub-tiles' registers are
   // loaded first so that their latency overlaps the MMAs.
   auto compute = [&](int st) {
     const char* base = stage_ptr(st);
     const uint32_t sbase = s_base + st * SM.stage_bytes;
+    Bias4 zc[4];  // per 16-column block w (ZP_ONCE)
+    if constexpr (ZP_ONCE) {
+      const int srow = SROWS > 1 ? k_first / group_blocks : 0;
+      const uint32_t zw = reinterpret_cast<const uint32_t*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes)
+          [srow * (BN / 8) + warp_n * 8 + lane / 4];
+#pragma unroll
+      for (int w = 0; w < 4; ++w) zc[w] = bias4<bf16>((zw >> (8 * w)) & 0xf, (zw >> (8 * w + 4)) & 0xf);
+    }
     const T* ss = reinterpret_cast<const T*>(base + SM.a_bytes + SM.b_bytes);
     Frags frs[KSUB];
 #pragma unroll
@@ -399,7 +412,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             const T* zp = reinterpret_cast<const T*>(&z4);
 #pragma unroll
             for (int j = 0; j < 8; ++j) fr.zf[j] = zp[j];
-          } else {
+          } else if constexpr (!ZP_ONCE) {
             const uint32_t zw =
                 reinterpret_cast<const uint32_t*>(zbase)[srow * (BN / 8) + warp_n * 8 + lane / 4];
 #pragma unroll
@@ -431,8 +444,6 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       for (int w = 0; w < 4; ++w) {
         if (W2 && (w >> 1) != wg) continue;  // W2: this warpgroup's two 16-column blocks only
         uint32_t fb[2][2];
-        const int bias_c = int_zp ? fr.zi[2 * w] : fixed_bias;
-        const int bias_c8 = int_zp ? fr.zi[2 * w + 1] : fixed_bias;
         if constexpr (WeightFormat<b_type_id>::defined) {
           static_assert(WeightFormat<b_type_id>::bits == 4, "plugin weight formats use the 4-bit tile layout");
           WeightFormat<b_type_id>::template dequant<bf16>(fr.bq[w], fb);
@@ -441,7 +452,13 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
         } else if constexpr (b_fp) {
           dequant_fp8<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fb);
         } else if constexpr (bits == 4) {
-          dequant_4bit<bf16>(fr.bq[w], bias_c, bias_c8, fb);
+          if constexpr (ZP_ONCE) {
+            dequant_4bit<bf16>(fr.bq[w], zc[w], fb);
+          } else if constexpr (int_zp) {
+            dequant_4bit<bf16>(fr.bq[w], bias4<bf16>(fr.zi[2 * w], fr.zi[2 * w + 1]), fb);
+          } else {
+            dequant_4bit<bf16>(fr.bq[w], bias4<bf16>(fixed_bias, fixed_bias), fb);
+          }
         } else {
           dequant_8bit<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fixed_bias, fb);
         }

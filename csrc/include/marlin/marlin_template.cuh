@@ -87,6 +87,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   constexpr bool s_byte = s_type_id == type_id::kFE4M3fn || s_type_id == type_id::kFE8M0fnu;
   constexpr bool nvfp4 = b_type_id == type_id::kFE2M1f && s_type_id == type_id::kFE4M3fn;
   constexpr bool mxfp4 = s_type_id == type_id::kFE8M0fnu;
+  // per-channel 16-bit scales multiply the fp32 accumulators once, after the K loop, instead of
+  // every dequantized weight (exact: the scale is the same for the whole column); not with HQQ's
+  // float zero points, which are applied as q * s - z * s
+  constexpr bool SCALE_AFTER = group_blocks == -1 && !is_zp_float && !s_byte;
   constexpr int MB = thread_m_blocks;
   constexpr int BM = m_block_size_8 ? 8 : (W2 ? 128 : 16 * MB);  // staged A rows
   constexpr int BN = 16 * thread_n_blocks;
@@ -262,7 +266,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
           const char* src = pred ? S8 + (size_t)g * prob_n + n_base + cc * 16 : S8;
           ptx::cp_async16(ss + 16u * i, src, pred);
         });
-      } else {
+      } else if constexpr (!SCALE_AFTER) {
         for_spread<SROWS * CH_ROW, CP_THREADS>(ctid, [&](int i) {
           const int r = i / CH_ROW, cc = i % CH_ROW;
           const int g = g0 + r;
@@ -399,7 +403,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
               *reinterpret_cast<const uint2*>(reinterpret_cast<const unsigned char*>(ss) + srow * BN + s_col);
           fr.sbyte[0] = s2b.x;
           fr.sbyte[1] = s2b.y;
-        } else {
+        } else if constexpr (!SCALE_AFTER) {
           const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + s_col);
           const T* sp = reinterpret_cast<const T*>(&s4);
 #pragma unroll
@@ -469,6 +473,8 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             const T2 s2 = F::from_bits(byte_scale_pair<s_type_id, bf16>(fr.sbyte[w / 2], (2 * w + j) % 4));
 #pragma unroll
             for (int h = 0; h < 2; ++h) fb[j][h] = bits_of(__hmul2(F::from_bits(fb[j][h]), s2));
+          } else if constexpr (SCALE_AFTER) {
+            // per channel: the accumulators are scaled after the K loop
           } else if constexpr (group_blocks != 0) {
             const T2 s2 = T2{fr.sv[2 * w + j], fr.sv[2 * w + j]};
             if constexpr (is_zp_float) {
@@ -629,6 +635,58 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     }
   }
 
+  // Where accumulator fragment (wn, mb, j) of lane ln lands in C: its first value's row and
+  // column. Its 4 values are (row, col), (row, col + 1), (row + 8, col), (row + 8, col + 1) for
+  // the mma.sync tiles, and, for the transposed products (TR, WG), (row, col), (row + 1, col),
+  // (row, col + 8), (row + 1, col + 8): n8 tile j of m16 block mb (rows g, g+8, columns 2t,
+  // 2t+1), or the columns g, g+8 and rows 2t, 2t+1 of flat float4 q = mb * NJ + j: 16-column
+  // block q / (BM / 8), n8 row block q % (BM / 8) (TR: BM = 8, so block j and row block 0; WG:
+  // wgmma q / (BM / 8)). W2 passes the warpgroup as mb and q as j: wgmma q / 16 (column block
+  // 2 mb + q / 16 of the warp's 64), n8 row block q % 16.
+  struct FragAt {
+    int row, col;
+  };
+  auto frag_at = [&](int wn, int mb, int j, int ln) -> FragAt {
+    if constexpr (W2) {
+      return {m_base + 8 * (j % 16) + 2 * (ln % 4), n_base + wn * 64 + 16 * (2 * mb + j / 16) + ln / 4};
+    } else if constexpr (TR || WG) {
+      const int q = mb * NJ + j;
+      return {m_base + 8 * (q % (BM / 8)) + 2 * (ln % 4), n_base + wn * 64 + 16 * (q / (BM / 8)) + ln / 4};
+    } else {
+      return {m_base + mb * 16 + ln / 4, n_base + wn * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (ln % 4)};
+    }
+  };
+
+  // per-channel scales (SCALE_AFTER), on the summed fragments before they leave the registers
+  // (split-K partials included, so 16-bit partials hold scaled values as before)
+  // (the prepared scale order is an 8x8 transpose inside each 64-column chunk, docs/kernel.md:
+  // column chunk + i + 8 j is at chunk + 8 i + j, so columns c and c + 8 are neighbours)
+  if constexpr (SCALE_AFTER) {
+    auto scale_at = [&](int col) { return S + (col & ~63) + 8 * (col % 8) + (col % 64) / 8; };
+    if (W2 || warp_k == 0) {
+#pragma unroll
+      for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+        for (int j = 0; j < NJ; ++j) {
+          const FragAt at = W2 ? frag_at(warp_n, wg, mb * NJ + j, lane) : frag_at(warp_n, mb, j, lane);
+          if constexpr (TR || WG) {
+            // at.col % 16 < 8: columns col, col + 8 in one 4-byte load
+            const float2 sc = F::to_floats(*reinterpret_cast<const T2*>(scale_at(at.col)));
+            acc[mb][j][0] *= sc.x;
+            acc[mb][j][1] *= sc.x;
+            acc[mb][j][2] *= sc.y;
+            acc[mb][j][3] *= sc.y;
+          } else {
+            const float2 sc = F::to_floats(T2{*scale_at(at.col), *scale_at(at.col + 1)});  // col, col + 1
+            acc[mb][j][0] *= sc.x;
+            acc[mb][j][1] *= sc.y;
+            acc[mb][j][2] *= sc.x;
+            acc[mb][j][3] *= sc.y;
+          }
+        }
+    }
+  }
+
   // FP4 weights: the fp32 factor the dequant left out (NVFP4: the prepared global scale,
   // which includes 2^7; MXFP4: 2^62), applied before any rounding to 16 bits
   if constexpr (nvfp4 || mxfp4) {
@@ -657,34 +715,17 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     if (p.has_bias) v += F::to_floats(T2{reinterpret_cast<const T*>(p.bias)[col], T{}}).x;
     reinterpret_cast<T*>(p.C)[(size_t)row * prob_n + col] = F::from_floats(v, 0.f).x;
   };
-  // One accumulator tile's 4 values of lane `ln`: n8 tile j of m16 block mb (rows g, g+8,
-  // columns 2t, 2t+1), or, for the transposed products (TR, WG), the columns g, g+8 and rows
-  // 2t, 2t+1 of flat float4 q = mb * NJ + j: 16-column block q / (BM / 8), n8 row block
-  // q % (BM / 8) (TR: BM = 8, so block j and row block 0; WG: wgmma q / (BM / 8)).
+  // One accumulator fragment's 4 values (frag_at) + bias, converted and stored
   auto store_frag = [&](int wn, int mb, int j, int ln, float4 v) {
-    if constexpr (W2) {
-      // float4 q of a lane of warpgroup mb (W2 passes it so): wgmma q / 16 (column block
-      // 2 mb + q / 16 of the warp's 64), n8 row block q % 16; columns g, g+8, rows 2t, 2t+1
-      const int q = j;
-      const int col = n_base + wn * 64 + 16 * (2 * mb + q / 16) + ln / 4;
-      const int row = m_base + 8 * (q % 16) + 2 * (ln % 4);
-      store_one(row, col, v.x);
-      store_one(row + 1, col, v.y);
-      store_one(row, col + 8, v.z);
-      store_one(row + 1, col + 8, v.w);
-    } else if constexpr (TR || WG) {
-      const int q = mb * NJ + j;
-      const int col = n_base + wn * 64 + 16 * (q / (BM / 8)) + ln / 4;
-      const int row = m_base + 8 * (q % (BM / 8)) + 2 * (ln % 4);
-      store_one(row, col, v.x);
-      store_one(row + 1, col, v.y);
-      store_one(row, col + 8, v.z);
-      store_one(row + 1, col + 8, v.w);
+    const FragAt at = frag_at(wn, mb, j, ln);
+    if constexpr (TR || WG) {
+      store_one(at.row, at.col, v.x);
+      store_one(at.row + 1, at.col, v.y);
+      store_one(at.row, at.col + 8, v.z);
+      store_one(at.row + 1, at.col + 8, v.w);
     } else {
-      const int col = n_base + wn * 64 + 16 * (j / 2) + 8 * (j % 2) + 2 * (ln % 4);
-      const int row0 = m_base + mb * 16 + ln / 4;
-      store_pair(row0, col, v.x, v.y);
-      store_pair(row0 + 8, col, v.z, v.w);
+      store_pair(at.row, at.col, v.x, v.y);
+      store_pair(at.row + 8, at.col, v.z, v.w);
     }
   };
 

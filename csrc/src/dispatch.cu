@@ -75,9 +75,11 @@ KernelArch kernel_arch(KernelFn fn) {
 }  // namespace
 
 bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev) {
-  return dev.cc_major == 9 && dev.cc_minor == 0 &&
-         wgmma_shape(key.threads, key.m_block_size_8, key.thread_n_blocks, key.thread_k_blocks) &&
-         kernel_arch(fn).binary == 90;
+  if (dev.cc_major != 9 || dev.cc_minor != 0 ||
+      !wgmma_shape(key.threads, key.m_block_size_8, key.thread_n_blocks, key.thread_k_blocks))
+    return false;
+  const KernelArch a = kernel_arch(fn);
+  return wgmma_arch(a.binary, a.ptx);
 }
 
 bool pdl_kernel(KernelFn fn, const DeviceInfo& dev) {

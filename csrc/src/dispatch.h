@@ -52,11 +52,19 @@ inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 
 int ensure_smem(int device, KernelFn fn, int bytes);
 
 // Whether `fn` (of key `key`) multiplies with wgmma on this device: a wgmma_shape() tile (layout.h)
-// whose machine code is for sm_90 (the generator builds 9.0 as sm_90a; see ptx_wgmma.cuh) on a
-// 9.0 GPU. Cached per kernel. The config choice and smem_model's `wgmma` follow it; it never says
-// "no" for a kernel built for sm_90a on a 9.0 GPU, and a "yes" for one built otherwise only
-// over-allocates shared memory (a wgmma kernel given too little traps).
+// whose machine code and PTX are for sm_90 (the generator builds 9.0 as sm_90a; see
+// ptx_wgmma.cuh) on a 9.0 GPU, not a compute_75 / compute_89 PTX kernel JIT-compiled for it.
+// Cached per kernel. The config choice, smem_model's `wgmma` and the wide mode follow it; it
+// never says "no" for a kernel built for sm_90a on a 9.0 GPU. (A "yes" for an sm_90 build
+// without the `a` would be wrong: the generator never makes one.)
 bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev);
+
+// The part of wgmma_kernel that reads the kernel's architectures (cudaFuncAttributes
+// binaryVersion / ptxVersion): machine code for sm_90 from sm_90 PTX. A compute_75 / compute_89
+// PTX kernel JIT-compiled on a 9.0 GPU reports binary 90 and PTX 75 / 89, and has no wgmma body.
+// Trusting binary 90 alone once put such kernels on the wide mode's grid, and they wrote nothing
+// (the sm75 path on the H100, test_odd_tile_counts).
+constexpr bool wgmma_arch(int binary, int ptx) { return binary == 90 && ptx >= 90; }
 
 // Whether `fn` may be launched with programmatic dependent launch: a 9.0+ GPU and machine code
 // from sm_90+ PTX, whose body has the griddepcontrol calls (ptx.cuh; a compute_75 / compute_89

@@ -86,10 +86,11 @@ bool pdl_kernel(KernelFn fn, const DeviceInfo& dev) {
   return dev.cc_major >= 9 && tuning().pdl && kernel_arch(fn).ptx >= 90;
 }
 
-void launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p, bool pdl) {
+cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p,
+                        bool pdl) {
   if (!pdl) {
     fn<<<blocks, threads, smem, stream>>>(p);
-    return;
+    return cudaGetLastError();
   }
   cudaLaunchAttribute attr{};
   attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
@@ -102,6 +103,7 @@ void launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t st
   cfg.attrs = &attr;
   cfg.numAttrs = 1;
   cudaLaunchKernelEx(&cfg, fn, p);
+  return cudaGetLastError();
 }
 
 bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev) {

@@ -72,9 +72,9 @@ constexpr bool wgmma_arch(int binary, int ptx) { return binary == 90 && ptx >= 9
 bool pdl_kernel(KernelFn fn, const DeviceInfo& dev);
 
 // Launch one GEMM kernel; with `pdl` it may start while the previous kernel on the stream is
-// still running (the kernel waits for it before touching A, C or the workspace). The launch
-// error, if any, is left for cudaGetLastError.
-void launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p, bool pdl);
+// still running (the kernel waits for it before touching A, C or the workspace). Returns the
+// launch error (cudaGetLastError's, which it also clears).
+cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p, bool pdl);
 
 // Split-K factor of a candidate with `tiles` tiles of k_iters K tiles each: aim for `target`
 // blocks, at most k_iters slices, a tile's partials (summed by one block) under the knob's cap,

@@ -279,8 +279,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     p.g_idx = g->g_idx;
     p.max_shared_mem = sm.total;
     p.wide_m = wide;
-    launch_gemm(fn, tiles * slices, key.threads, sm.total, stream, p, pdl_kernel(fn, dev));
-    e = cudaGetLastError();
+    e = launch_gemm(fn, tiles * slices, key.threads, sm.total, stream, p, pdl_kernel(fn, dev));
     if (e != cudaSuccess) return cuda_fail(e, "Marlin kernel launch");
 
     rest -= rows;

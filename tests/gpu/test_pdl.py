@@ -9,6 +9,7 @@ wrote:
 On GPUs before sm_90 the last two check the plain launches."""
 
 import ctypes
+import functools
 
 import pytest
 import torch
@@ -62,12 +63,19 @@ DONE:
 """
 
 
-def _late_copy(dst: torch.Tensor, src: torch.Tensor, delay_ns: int) -> None:
-    """Launch late_copy (driver API, on torch's current stream; torch's context is current)."""
+@functools.lru_cache(maxsize=None)
+def _late_copy_fn() -> tuple[ctypes.CDLL, ctypes.c_void_p]:
+    """The driver library and late_copy, loaded once into torch's (current) context."""
     cu = ctypes.CDLL("libcuda.so.1")
     mod, fn = ctypes.c_void_p(), ctypes.c_void_p()
     assert cu.cuModuleLoadData(ctypes.byref(mod), ctypes.c_char_p(_LATE_COPY_PTX.encode())) == 0
     assert cu.cuModuleGetFunction(ctypes.byref(fn), mod, b"late_copy") == 0
+    return cu, fn
+
+
+def _late_copy(dst: torch.Tensor, src: torch.Tensor, delay_ns: int) -> None:
+    """Launch late_copy (driver API) on torch's current stream."""
+    cu, fn = _late_copy_fn()
     vals = [ctypes.c_uint64(dst.data_ptr()), ctypes.c_uint64(src.data_ptr()), ctypes.c_uint32(src.numel()),
             ctypes.c_uint64(delay_ns)]
     params = (ctypes.c_void_p * 4)(*[ctypes.cast(ctypes.byref(v), ctypes.c_void_p) for v in vals])

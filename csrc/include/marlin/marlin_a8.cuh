@@ -27,6 +27,7 @@
 #include "marlin/kernel.h"
 #include "marlin/layout_a8.h"
 #include "marlin/ptx.cuh"
+#include "marlin/reduce.cuh"
 
 namespace marlin {
 
@@ -435,32 +436,8 @@ __device__ __forceinline__ void marlin_body_a8(const KernelParams& p) {
   }
 
   // ---- sum the k warps in fixed order (shared memory reused)
-  if constexpr (K_WARPS > 1) {
-    float4* red = reinterpret_cast<float4*>(smem);
-    if (warp_k > 0) {
-#pragma unroll
-      for (int mb = 0; mb < MB; ++mb)
-#pragma unroll
-        for (int j = 0; j < 8; ++j)
-          red[((((warp_k - 1) * N_WARPS + warp_n) * MB + mb) * 8 + j) * 32 + lane] =
-              make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
-    }
-    __syncthreads();
-    if (warp_k == 0) {
-#pragma unroll 1
-      for (int wk = 1; wk < K_WARPS; ++wk)
-#pragma unroll
-        for (int mb = 0; mb < MB; ++mb)
-#pragma unroll
-          for (int j = 0; j < 8; ++j) {
-            const float4 v = red[((((wk - 1) * N_WARPS + warp_n) * MB + mb) * 8 + j) * 32 + lane];
-            acc[mb][j][0] += v.x;
-            acc[mb][j][1] += v.y;
-            acc[mb][j][2] += v.z;
-            acc[mb][j][3] += v.w;
-          }
-    }
-  }
+  if constexpr (K_WARPS > 1)
+    reduce::k_warps<K_WARPS, N_WARPS, MB, 8>(acc, reinterpret_cast<float4*>(smem), warp_k, warp_n, lane);
 
   // C[row, col:col+2] = (v0, v1) * a_scale[row] + bias, rows >= prob_m skipped
   auto store_pair = [&](int row, int col, float v0, float v1) {

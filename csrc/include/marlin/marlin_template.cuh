@@ -27,6 +27,7 @@
 #include "marlin/marlin_a8.cuh"  // 8-bit activations (W4A8)
 #include "marlin/ptx.cuh"
 #include "marlin/ptx_wgmma.cuh"
+#include "marlin/reduce.cuh"
 #include "marlin/weight_format.h"  // weight formats from plugins (generated marlin_plugin_formats.h)
 
 namespace marlin {
@@ -608,32 +609,8 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 
   // ---- sum the k warps in fixed order (shared memory reused; W2: the warpgroups hold different
   // columns)
-  if constexpr (K_WARPS > 1 && !W2) {
-    float4* red = reinterpret_cast<float4*>(smem);
-    if (warp_k > 0) {
-#pragma unroll
-      for (int mb = 0; mb < MB; ++mb)
-#pragma unroll
-        for (int j = 0; j < NJ; ++j)
-          red[((((warp_k - 1) * N_WARPS + warp_n) * MB + mb) * NJ + j) * 32 + lane] =
-              make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
-    }
-    __syncthreads();
-    if (warp_k == 0) {
-#pragma unroll 1
-      for (int wk = 1; wk < K_WARPS; ++wk)
-#pragma unroll
-        for (int mb = 0; mb < MB; ++mb)
-#pragma unroll
-          for (int j = 0; j < NJ; ++j) {
-            const float4 v = red[((((wk - 1) * N_WARPS + warp_n) * MB + mb) * NJ + j) * 32 + lane];
-            acc[mb][j][0] += v.x;
-            acc[mb][j][1] += v.y;
-            acc[mb][j][2] += v.z;
-            acc[mb][j][3] += v.w;
-          }
-    }
-  }
+  if constexpr (K_WARPS > 1 && !W2)
+    reduce::k_warps<K_WARPS, N_WARPS, MB, NJ>(acc, reinterpret_cast<float4*>(smem), warp_k, warp_n, lane);
 
   // Where accumulator fragment (wn, mb, j) of lane ln lands in C: its first value's row and
   // column. Its 4 values are (row, col), (row, col + 1), (row + 8, col), (row + 8, col + 1) for

@@ -70,6 +70,21 @@ __device__ __forceinline__ void for_spread(int tid, Fn&& f) {
   }
 }
 
+// Rows g0 .. g0 + rows - 1 of a [num_groups, row_len] array of E (scales, zero points): the
+// `chunks` 16-byte chunks from element col0 of each row, to consecutive 16-byte slots at shared
+// address dst, spread over the threads (for_spread). Rows past num_groups are zero-filled.
+template <int rows, int chunks, int threads, typename E>
+__device__ __forceinline__ void copy_group_rows(int tid, uint32_t dst, const E* base, int row_len, int col0, int g0,
+                                                int num_groups) {
+  for_spread<rows * chunks, threads>(tid, [&](int i) {
+    const int r = i / chunks, cc = i % chunks;
+    const int g = g0 + r;
+    const bool pred = g < num_groups;
+    const E* src = pred ? base + (size_t)g * row_len + col0 + cc * int(16 / sizeof(E)) : base;
+    ptx::cp_async16(dst + 16u * i, src, pred);
+  });
+}
+
 template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId s_type_id, int threads,
           int thread_m_blocks, int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages,
           int group_blocks, bool is_zp_float, bool W2 = false>
@@ -89,9 +104,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   constexpr bool nvfp4 = b_type_id == type_id::kFE2M1f && s_type_id == type_id::kFE4M3fn;
   constexpr bool mxfp4 = s_type_id == type_id::kFE8M0fnu;
   // per-channel 16-bit scales multiply the fp32 accumulators once, after the K loop, instead of
-  // every dequantized weight (exact: the scale is the same for the whole column); not with HQQ's
-  // float zero points, which are applied as q * s - z * s
-  constexpr bool SCALE_AFTER = group_blocks == -1 && !is_zp_float && !s_byte;
+  // every dequantized weight (exact: the scale is the same for the whole column). Not with zero
+  // points: HQQ's float ones are applied as q * s - z * s, and with AWQ's ptxas 13.0 serialized
+  // the wgmma kernel's wgmmas (C7515; it did not for GPTQ / FP8).
+  constexpr bool SCALE_AFTER = group_blocks == -1 && !has_zp && !s_byte;
   constexpr int MB = thread_m_blocks;
   constexpr int BM = m_block_size_8 ? 8 : (W2 ? 128 : 16 * MB);  // staged A rows
   constexpr int BN = 16 * thread_n_blocks;
@@ -258,46 +274,20 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       constexpr int CH_ROW = BN / 8;
       if constexpr (s_byte) {
         // one byte per scale: BN / 16 chunks per row (the smem model reserves 2 bytes each)
-        const char* S8 = reinterpret_cast<const char*>(p.scales);
-        constexpr int BCH_ROW = BN / 16;
-        for_spread<SROWS * BCH_ROW, CP_THREADS>(ctid, [&](int i) {
-          const int r = i / BCH_ROW, cc = i % BCH_ROW;
-          const int g = g0 + r;
-          const bool pred = g < p.num_groups;
-          const char* src = pred ? S8 + (size_t)g * prob_n + n_base + cc * 16 : S8;
-          ptx::cp_async16(ss + 16u * i, src, pred);
-        });
+        copy_group_rows<SROWS, BN / 16, CP_THREADS>(ctid, ss, reinterpret_cast<const char*>(p.scales), prob_n, n_base,
+                                                    g0, p.num_groups);
       } else if constexpr (!SCALE_AFTER) {
-        for_spread<SROWS * CH_ROW, CP_THREADS>(ctid, [&](int i) {
-          const int r = i / CH_ROW, cc = i % CH_ROW;
-          const int g = g0 + r;
-          const bool pred = g < p.num_groups;
-          const T* src = pred ? S + (size_t)g * prob_n + n_base + cc * 8 : S;
-          ptx::cp_async16(ss + 16u * i, src, pred);
-        });
+        copy_group_rows<SROWS, CH_ROW, CP_THREADS>(ctid, ss, S, prob_n, n_base, g0, p.num_groups);
       }
       if constexpr (has_zp) {
         const uint32_t sz = sbase + SM.a_bytes + SM.b_bytes + SM.s_bytes;
         if constexpr (is_zp_float) {
-          const T* Z = reinterpret_cast<const T*>(p.zp);
-          for_spread<SROWS * CH_ROW, CP_THREADS>(ctid, [&](int i) {
-            const int r = i / CH_ROW, cc = i % CH_ROW;
-            const int g = g0 + r;
-            const bool pred = g < p.num_groups;
-            const T* src = pred ? Z + (size_t)g * prob_n + n_base + cc * 8 : Z;
-            ptx::cp_async16(sz + 16u * i, src, pred);
-          });
+          copy_group_rows<SROWS, CH_ROW, CP_THREADS>(ctid, sz, reinterpret_cast<const T*>(p.zp), prob_n, n_base, g0,
+                                                     p.num_groups);
         } else {
           // packed int4 zero points: [num_groups, N / 8] int32, 32 columns per 16-byte chunk
-          const int* Z = reinterpret_cast<const int*>(p.zp);
-          constexpr int ZCH_ROW = BN / 32;
-          for_spread<SROWS * ZCH_ROW, CP_THREADS>(ctid, [&](int i) {
-            const int r = i / ZCH_ROW, cc = i % ZCH_ROW;
-            const int g = g0 + r;
-            const bool pred = g < p.num_groups;
-            const int* src = pred ? Z + (size_t)g * (prob_n / 8) + n_base / 8 + cc * 4 : Z;
-            ptx::cp_async16(sz + 16u * i, src, pred);
-          });
+          copy_group_rows<SROWS, BN / 32, CP_THREADS>(ctid, sz, reinterpret_cast<const int*>(p.zp), prob_n / 8,
+                                                      n_base / 8, g0, p.num_groups);
         }
       }
     } else {

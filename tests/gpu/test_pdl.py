@@ -16,6 +16,11 @@ import torch
 
 from cases import TOL, Packed, Scheme, activations, make, run_gemm
 
+S = Scheme("gptq4", "fp16", 128)
+K = 2048  # square layers so that they chain; |w| ~ 0.05 keeps 6 layers' outputs in fp16 range
+LAYERS = 6
+
+
 # dst[i] = src[i] (16-bit) for i < n, after letting dependent grids launch and spinning for
 # delay_ns on the global timer: the write lands long after a dependent grid could have started.
 _LATE_COPY_PTX = r"""
@@ -81,10 +86,6 @@ def _late_copy(dst: torch.Tensor, src: torch.Tensor, delay_ns: int) -> None:
     params = (ctypes.c_void_p * 4)(*[ctypes.cast(ctypes.byref(v), ctypes.c_void_p) for v in vals])
     stream = ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
     assert cu.cuLaunchKernel(fn, 8, 1, 1, 256, 1, 1, 0, stream, params, None) == 0
-
-S = Scheme("gptq4", "fp16", 128)
-K = 2048  # square layers so that they chain; |w| ~ 0.05 keeps 6 layers' outputs in fp16 range
-LAYERS = 6
 
 
 @pytest.fixture(scope="module")

@@ -31,8 +31,8 @@ int main() {
   for (const auto& c : cases) {
     const int k_iters = c.k / 64, n_tiles = c.n / 256;
     const int tiles = (c.rows + 63) / 64 * n_tiles, tiles_w = (c.rows + 127) / 128 * n_tiles;
-    const int sl = split_slices(tiles, k_iters, size_t(partial_floats(4, 16)) * 4, dev.sms, 0, dev);
-    const int sl_w = split_slices(tiles_w, k_iters, size_t(partial_floats(8, 16)) * 4, dev.sms, 0, dev);
+    const int sl = split_slices(tiles, k_iters, partial_slot_bytes(4, 16, true), dev.sms, 0, dev);
+    const int sl_w = split_slices(tiles_w, k_iters, partial_slot_bytes(8, 16, true), dev.sms, 0, dev);
     std::printf("%dx%dx%d %d\n", c.rows, c.n, c.k, int(prefer_wide(tiles, sl, tiles_w, sl_w, dev)));
   }
   const int archs[][2] = {{90, 90}, {90, 75}, {90, 89}, {89, 89}, {80, 80}};  // binary, PTX

@@ -76,6 +76,12 @@ bool pdl_kernel(KernelFn fn, const DeviceInfo& dev);
 // launch error (cudaGetLastError's, which it also clears).
 cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p, bool pdl);
 
+// Bytes of one block's split-K partial (a slot of C_tmp): fp32, or 16-bit values without the
+// fp32 reduce.
+inline size_t partial_slot_bytes(int thread_m_blocks, int thread_n_blocks, bool fp32_reduce) {
+  return size_t(partial_floats(thread_m_blocks, thread_n_blocks)) * (fp32_reduce ? 4 : 2);
+}
+
 // Split-K factor of a candidate with `tiles` tiles of k_iters K tiles each: aim for `target`
 // blocks, at most k_iters slices, a tile's partials (summed by one block) under the knob's cap,
 // at most max_slices (if > 0), within the workspace; no empty slices.
@@ -103,7 +109,7 @@ int choose_candidate(const Cand* cands, int n, int k, bool fp32_reduce, int targ
   for (int i = 0; i < n; ++i) {
     const KernelKey& key = cands[i].key;
     const int bk = 16 * key.thread_k_blocks;
-    const size_t slot_bytes = size_t(partial_floats(key.thread_m_blocks, key.thread_n_blocks)) * (fp32_reduce ? 4 : 2);
+    const size_t slot_bytes = partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, fp32_reduce);
     const int sl = split_slices(cands[i].tiles, (k + bk - 1) / bk, slot_bytes, target, max_slices, dev);
     const int score = cands[i].tiles * sl < dev.sms ? cands[i].tiles * sl : dev.sms;
     if (score > best) {

@@ -265,7 +265,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     if (cands[pick].wgmma && key.thread_m_blocks == 4 && rows >= 128) {
       const int bk = 16 * key.thread_k_blocks;
       const int tiles_w = (rows + 127) / 128 * (N / (16 * key.thread_n_blocks));
-      const size_t slot_w = size_t(partial_floats(8, key.thread_n_blocks)) * (g->use_fp32_reduce ? 4 : 2);
+      const size_t slot_w = partial_slot_bytes(8, key.thread_n_blocks, g->use_fp32_reduce != 0);
       const int sl_w = split_slices(tiles_w, (K + bk - 1) / bk, slot_w, target, g->max_slices, dev);
       if (prefer_wide(tiles, slices, tiles_w, sl_w, dev)) {
         wide = true;

@@ -35,6 +35,14 @@ int main() {
     const int sl_w = split_slices(tiles_w, k_iters, partial_slot_bytes(8, 16, true), dev.sms, 0, dev);
     std::printf("%dx%dx%d %d\n", c.rows, c.n, c.k, int(prefer_wide(tiles, sl, tiles_w, sl_w, dev)));
   }
+  dev.smem_per_sm = 233472;  // H100: 228 KiB per SM, 1 KiB reserved per block, 227 KiB opt-in
+  dev.smem_reserved = 1024;
+  dev.max_smem_optin = 232448;
+  const struct { int pdl_ok, blocks, smem; } plans[] = {{1, 132, 40000}, {1, 128, 150000}, {1, 133, 40000}, {0, 132, 40000}};
+  for (const auto& c : plans) {
+    const LaunchPlan pl = launch_plan(c.pdl_ok, c.blocks, c.smem, dev);
+    std::printf("plan%d/%d/%d %d,%d,%d\n", c.pdl_ok, c.blocks, c.smem, int(pl.pdl), int(pl.release_early), pl.smem);
+  }
   const int archs[][2] = {{90, 90}, {90, 75}, {90, 89}, {89, 89}, {80, 80}};  // binary, PTX
   for (const auto& a : archs) std::printf("arch%d/%d %d\n", a[0], a[1], int(wgmma_arch(a[0], a[1])));
   return 0;
@@ -56,10 +64,12 @@ def rules_exe(tmp_path_factory):
     return exe
 
 
-def run(exe, wide_m=None):
-    env = {k: v for k, v in os.environ.items() if k != "MARLIN_WIDE_M"}
+def run(exe, wide_m=None, pdl=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("MARLIN_WIDE_M", "MARLIN_PDL")}
     if wide_m is not None:
         env["MARLIN_WIDE_M"] = wide_m
+    if pdl is not None:
+        env["MARLIN_PDL"] = pdl
     out = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, env=env, check=True).stdout
     return dict(line.split() for line in out.splitlines())
 
@@ -73,7 +83,7 @@ def test_wgmma_needs_sm90_ptx(rules_exe):
 
 
 def test_wide_mode_choices(rules_exe):
-    got = {k: v for k, v in run(rules_exe).items() if not k.startswith("arch")}
+    got = {k: v for k, v in run(rules_exe).items() if "x" in k}
     # 224 / 448 / 1792 tiles of 64 rows on 132 SMs: the wide mode's half as many tiles win
     # (H100, graph rows: 168 -> 135 us, 298 -> 277, 1068 -> 898); 14336 x 4096 and 4096 x 4096 at
     # M = 1024 (257 -> 222, 79 -> 70); 4096 x 4096 at M = 128 is 32 tiles that split-K already
@@ -84,4 +94,26 @@ def test_wide_mode_choices(rules_exe):
 
 @pytest.mark.parametrize("knob,want", [("0", "0"), ("2", "1")])
 def test_wide_mode_knob(rules_exe, knob, want):
-    assert {v for k, v in run(rules_exe, knob).items() if not k.startswith("arch")} == {want}
+    assert {v for k, v in run(rules_exe, knob).items() if "x" in k} == {want}
+
+
+def test_one_block_per_sm_smem():
+    # test_launch_plan's padding on the H100: blocks per SM = floor(smem per SM / (dynamic smem +
+    # reserved)); at 115713 bytes one block fits, one byte less lets a second one in
+    per_sm, reserved, pad = 233472, 1024, 115713
+    assert per_sm // (pad + reserved) == 1 and per_sm // (pad - 1 + reserved) == 2
+
+
+@pytest.mark.parametrize("knob,want", [
+    # default: grids of at most one block per SM release the next kernel after the K loop, padded
+    # to one block per SM (233472 / 2 - 1024 + 1 bytes); a kernel that needs more keeps its own;
+    # 133 blocks on 132 SMs and kernels without sm_90 PTX do not
+    (None, {"plan1/132/40000": "1,1,115713", "plan1/128/150000": "1,1,150000",
+            "plan1/133/40000": "1,0,40000", "plan0/132/40000": "0,0,40000"}),
+    ("1", {"plan1/132/40000": "1,0,40000", "plan1/128/150000": "1,0,150000",
+           "plan1/133/40000": "1,0,40000", "plan0/132/40000": "0,0,40000"}),
+    ("0", {"plan1/132/40000": "0,0,40000", "plan1/128/150000": "0,0,150000",
+           "plan1/133/40000": "0,0,40000", "plan0/132/40000": "0,0,40000"}),
+])
+def test_launch_plan(rules_exe, knob, want):
+    assert {k: v for k, v in run(rules_exe, pdl=knob).items() if k.startswith("plan")} == want

@@ -30,6 +30,8 @@ inline int cuda_fail(cudaError_t e, const char* what) {
 struct DeviceInfo {
   int sms = 0;
   int max_smem_optin = 0;
+  int smem_per_sm = 0;        // shared memory of one SM, and what the driver reserves per block
+  int smem_reserved = 0;
   int cc_major = 0, cc_minor = 0;
 };
 

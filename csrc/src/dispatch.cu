@@ -83,13 +83,25 @@ bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev) {
 }
 
 bool pdl_kernel(KernelFn fn, const DeviceInfo& dev) {
-  return dev.cc_major >= 9 && tuning().pdl && kernel_arch(fn).ptx >= 90;
+  return dev.cc_major >= 9 && tuning().pdl >= 1 && kernel_arch(fn).ptx >= 90;
 }
 
-cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p,
-                        bool pdl) {
-  if (!pdl) {
-    fn<<<blocks, threads, smem, stream>>>(p);
+LaunchPlan launch_plan(bool pdl_ok, int blocks, int smem, const DeviceInfo& dev) {
+  LaunchPlan plan;
+  plan.smem = smem;
+  plan.pdl = pdl_ok && tuning().pdl >= 1;
+  const int one = one_block_per_sm_smem(dev.smem_per_sm, dev.smem_reserved);
+  if (plan.pdl && tuning().pdl >= 2 && blocks <= dev.sms && one > 0 && one + kSmemHeadroom <= dev.max_smem_optin) {
+    plan.release_early = true;
+    plan.smem = std::max(smem, one);
+  }
+  return plan;
+}
+
+cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, cudaStream_t stream, const KernelParams& p,
+                        const LaunchPlan& plan) {
+  if (!plan.pdl) {
+    fn<<<blocks, threads, plan.smem, stream>>>(p);
     return cudaGetLastError();
   }
   cudaLaunchAttribute attr{};
@@ -98,7 +110,7 @@ cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStre
   cudaLaunchConfig_t cfg{};
   cfg.gridDim = dim3(blocks);
   cfg.blockDim = dim3(threads);
-  cfg.dynamicSmemBytes = size_t(smem);
+  cfg.dynamicSmemBytes = size_t(plan.smem);
   cfg.stream = stream;
   cfg.attrs = &attr;
   cfg.numAttrs = 1;

@@ -32,14 +32,14 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // tile's last block sums (slices * partial size); MARLIN_FORCE_STAGES (2: the sm75-family
 // kernels on a newer GPU, from a library whose sm75 files are compute_75 PTX); MARLIN_WIDE_M (0:
 // never the 128-row mode of the 4-m-block wgmma kernel, for A/B timing; 2: always where it
-// applies, for tests); MARLIN_PDL (0: plain launches instead of programmatic dependent launch,
-// for A/B timing).
+// applies, for tests); MARLIN_PDL (programmatic dependent launch, launch_plan: 0 plain launches,
+// 1 without releasing the next kernel early, 2 the default; for A/B timing).
 struct Tuning {
   int waves = 0;
   int max_partial_kb = 512;
   int force_stages = 0;
   int wide_m = 1;
-  int pdl = 1;
+  int pdl = 2;
 };
 const Tuning& tuning();
 
@@ -71,10 +71,33 @@ constexpr bool wgmma_arch(int binary, int ptx) { return binary == 90 && ptx >= 9
 // PTX kernel JIT-compiled for the GPU has none and must not be launched early). Cached per kernel.
 bool pdl_kernel(KernelFn fn, const DeviceInfo& dev);
 
-// Launch one GEMM kernel; with `pdl` it may start while the previous kernel on the stream is
-// still running (the kernel waits for it before touching A, C or the workspace). Returns the
-// launch error (cudaGetLastError's, which it also clears).
-cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, int smem, cudaStream_t stream, const KernelParams& p, bool pdl);
+// How one GEMM grid is launched on the stream (launch_plan):
+// - pdl: with programmatic dependent launch. The grid may start while the previous kernel on the
+//   stream is still running (the kernel waits for it before touching A, C or the workspace).
+// - release_early: each block lets the next kernel in after its K loop (KernelParams), instead of
+//   at its exit. Only for grids of at most one block per SM, and then `smem` is raised so that no
+//   second block fits on an SM. Without that padding the next grid's blocks were placed next to
+//   this grid's, and 8-bit weights ran 10-35% slower (FP8 14336 x 4096 M = 1 27.5 -> 33-37 us);
+//   with it, a block of the next grid takes an SM as soon as this grid's block there exits
+//   (GPTQ-4 4096 x 4096 M = 1 8.6-8.8 -> 7.8 us, FP8 level; H100, docs/performance.md).
+struct LaunchPlan {
+  bool pdl = false;
+  bool release_early = false;
+  int smem = 0;  // dynamic shared memory to launch with
+};
+// `pdl_ok`: pdl_kernel's answer for the kernel; `smem`: the kernel's own need.
+LaunchPlan launch_plan(bool pdl_ok, int blocks, int smem, const DeviceInfo& dev);
+
+// The least dynamic shared memory of a block that keeps a second one off its SM; 0 if the
+// device does not report its shared memory per SM.
+constexpr int one_block_per_sm_smem(int smem_per_sm, int smem_reserved) {
+  return smem_per_sm > 0 ? smem_per_sm / 2 - smem_reserved + 1 : 0;
+}
+
+// Launch one GEMM kernel as planned. Returns the launch error (cudaGetLastError's, which it
+// also clears).
+cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, cudaStream_t stream, const KernelParams& p,
+                        const LaunchPlan& plan);
 
 // Bytes of one block's split-K partial (a slot of C_tmp): fp32, or 16-bit values without the
 // fp32 reduce.

@@ -43,6 +43,8 @@ int device_info(int device, DeviceInfo* out) {
   if ((e = cudaDeviceGetAttribute(&d.max_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device)) !=
       cudaSuccess)
     return cuda_fail(e, "cudaDeviceGetAttribute(MaxSharedMemoryPerBlockOptin)");
+  cudaDeviceGetAttribute(&d.smem_per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device);
+  cudaDeviceGetAttribute(&d.smem_reserved, cudaDevAttrReservedSharedMemoryPerBlock, device);
   cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, device);
   cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, device);
   std::lock_guard<std::mutex> g(mu);
@@ -256,7 +258,6 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     const KernelKey key = cands[pick].key;
     const SmemModel sm = cands[pick].sm;
     int tiles = cands[pick].tiles;
-    if (ensure_smem(device, fn, sm.total)) return 1;
     // The 4-m-block wgmma kernel's 128-row mode (marlin_template.cuh W2): each dequantized
     // weight feeds 128 rows. For chunks of >= 128 rows when predicted faster (dispatch.h
     // prefer_wide). On the H100 (bench_gemm graph rows) 8192 x 28672 M = 128 168 -> 135 us,
@@ -274,12 +275,15 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
       }
     }
 
+    const LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), tiles * slices, sm.total, dev);
+    if (ensure_smem(device, fn, plan.smem)) return 1;
     KernelParams p = chunk_params(g, A, lda, C, rows);
     p.global_scale = g->global_scale;
     p.g_idx = g->g_idx;
-    p.max_shared_mem = sm.total;
+    p.max_shared_mem = plan.smem;
     p.wide_m = wide;
-    e = launch_gemm(fn, tiles * slices, key.threads, sm.total, stream, p, pdl_kernel(fn, dev));
+    p.release_early = plan.release_early;
+    e = launch_gemm(fn, tiles * slices, key.threads, stream, p, plan);
     if (e != cudaSuccess) return cuda_fail(e, "Marlin kernel launch");
 
     rest -= rows;

@@ -29,6 +29,7 @@ struct KernelParams {
   bool use_fp32_reduce;
   bool wide_m;              // the 4-m-block wgmma tile (sm_90a) with 128-row tiles (marlin_template.cuh W2)
   int max_shared_mem;       // dynamic shared memory granted to the launch, in bytes
+  bool release_early;       // let the next kernel in after the K loop (dispatch.h launch_plan)
 };
 
 #define MARLIN_KERNEL_PARAMS const ::marlin::KernelParams params

@@ -537,11 +537,11 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   constexpr int AHEAD = WG ? ST - 2 : ST - 1;
   static_assert(AHEAD >= 1, "WG needs at least three stages");
   // Programmatic dependent launch (the host asks for it on sm_90+, docs/kernel.md): this grid may
-  // start as soon as the previous kernel's blocks have exited, before that grid is complete. The
+  // start before the previous kernel is complete, once its blocks have exited or released their
+  // dependents (our own grids release after the K loop, below, where launch_plan says so). The
   // B rows and scale rows of the prologue's K tiles are prefetched into L2 meanwhile (L2 is the
   // GPU's point of coherence, so a later read still sees anything that kernel wrote); A, the
-  // workspace, C and the bias are touched only after griddep_wait. No block triggers its
-  // dependents early: that was slower for 8-bit weights (docs/kernel.md).
+  // workspace, C and the bias are touched only after griddep_wait.
   {
     const int kt0 = it_begin * thread_k_blocks;
     const int rows_b = min(min(it_end - it_begin, AHEAD * IT_STEP) * thread_k_blocks, k16_total - kt0);
@@ -590,6 +590,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     st = st + 1 == ST ? 0 : st + 1;
   }
   ptx::cp_async_wait<0>();
+  // Programmatic dependent launch: the next kernel on the stream may be placed from here on
+  // (launch_plan asks for it only where no second block fits on an SM; its wait still covers
+  // this whole grid)
+  if (p.release_early) ptx::griddep_launch_dependents();
   if constexpr (WG) {
     ptx::wgmma_wait<0>();
 #pragma unroll

@@ -118,6 +118,15 @@ __device__ __forceinline__ void griddep_wait() {
 #endif
 }
 
+// Let the next kernel on the stream start (programmatic dependent launch): its blocks may be
+// placed once every block of this grid has called this or exited. Its griddepcontrol.wait still
+// waits for this whole grid to complete and flush.
+__device__ __forceinline__ void griddep_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 // Prefetch `bytes` (a multiple of 16, 16-byte aligned) into L2. L2 is the GPU's point of
 // coherence, so this is safe before griddep_wait: a later read still sees the previous
 // kernel's writes; the prefetch only takes the DRAM latency off it.

@@ -43,6 +43,7 @@ int main() {
     const LaunchPlan pl = launch_plan(c.pdl_ok, c.blocks, c.smem, dev);
     std::printf("plan%d/%d/%d %d,%d,%d\n", c.pdl_ok, c.blocks, c.smem, int(pl.pdl), int(pl.release_early), pl.smem);
   }
+  for (const int t : {112, 56, 45, 44, 16}) std::printf("m16wg%d %d\n", t, int(prefer_wgmma_m16(t, dev)));
   const int archs[][2] = {{90, 90}, {90, 75}, {90, 89}, {89, 89}, {80, 80}};  // binary, PTX
   for (const auto& a : archs) std::printf("arch%d/%d %d\n", a[0], a[1], int(wgmma_arch(a[0], a[1])));
   return 0;
@@ -64,8 +65,10 @@ def rules_exe(tmp_path_factory):
     return exe
 
 
-def run(exe, wide_m=None, pdl=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("MARLIN_WIDE_M", "MARLIN_PDL")}
+def run(exe, wide_m=None, pdl=None, m16=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("MARLIN_WIDE_M", "MARLIN_PDL", "MARLIN_M16_WGMMA")}
+    if m16 is not None:
+        env["MARLIN_M16_WGMMA"] = m16
     if wide_m is not None:
         env["MARLIN_WIDE_M"] = wide_m
     if pdl is not None:
@@ -117,3 +120,15 @@ def test_one_block_per_sm_smem():
 ])
 def test_launch_plan(rules_exe, knob, want):
     assert {k: v for k, v in run(rules_exe, pdl=knob).items() if k.startswith("plan")} == want
+
+
+@pytest.mark.parametrize("knob,want", [
+    # 256-column tiles of the 2-m-block wgmma tile for 9..16 rows: 8192 x 28672 has 112,
+    # 4096 x 14336 56 (both faster on it), 14336 x 4096 and 4096 x 4096 16 (slower); the line is
+    # more than 132 / 3 = 44, where split-K needs at most 2 slices
+    (None, {"m16wg112": "1", "m16wg56": "1", "m16wg45": "1", "m16wg44": "0", "m16wg16": "0"}),
+    ("0", {"m16wg112": "0", "m16wg56": "0", "m16wg45": "0", "m16wg44": "0", "m16wg16": "0"}),
+    ("2", {"m16wg112": "1", "m16wg56": "1", "m16wg45": "1", "m16wg44": "1", "m16wg16": "1"}),
+])
+def test_wgmma_for_16_rows(rules_exe, knob, want):
+    assert {k: v for k, v in run(rules_exe, m16=knob).items() if k.startswith("m16wg")} == want

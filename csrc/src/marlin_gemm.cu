@@ -195,6 +195,32 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     Cand cands[3];
     int n_cands = 0;
     const char* sel_err = nullptr;
+    // one (m_blocks, thread config) candidate, if the library has it and it fits in shared memory
+    auto try_cfg = [&](int mb, bool m8, const ThreadCfg& c) {
+      if (g->thread_k > 0 && c.thread_k != g->thread_k) return;
+      if (g->thread_n > 0 && c.thread_n != g->thread_n) return;
+      if (N % c.thread_n) return;
+      KernelKey k{a_t, b_t, c_t, s_t, c.threads, mb, c.thread_n / 16, c.thread_k / 16, m8, stages,
+                  group_blocks, bool(g->is_zp_float)};
+      const char* err = nullptr;
+      KernelFn f = select_kernel(k, &err);
+      if (!f) {
+        if (!sel_err) sel_err = err;
+        return;
+      }
+      const bool wg = wgmma_kernel(f, k, dev);
+      SmemModel s = smem_model(bits, c.threads, mb, m8, c.thread_n / 16, c.thread_k / 16, stages, group_blocks,
+                               has_zp, bool(g->is_zp_float), wg);
+      if (s.total + kSmemHeadroom > dev.max_smem_optin) return;
+      const int bm_ = m8 ? 8 : 16 * mb;
+      cands[n_cands++] = Cand{f, k, s, ((rows + bm_ - 1) / bm_) * (N / c.thread_n), wg};
+    };
+    // 9..16 rows: the 2-m-block wgmma tile where it wins (dispatch.h prefer_wgmma_m16)
+    if (!want_m8 && want_mb == 1 && max_mb >= 2) {
+      try_cfg(2, false, kLargeBatch[0]);
+      if (n_cands == 1 && !(cands[0].wgmma && prefer_wgmma_m16(cands[0].tiles, dev))) n_cands = 0;
+      sel_err = nullptr;
+    }
     // m8 tile first when rows <= 8, then thread_m_blocks downwards
     for (int attempt = 0; attempt <= want_mb && n_cands == 0; ++attempt) {
       bool m8;
@@ -209,26 +235,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
         mb = want_mb - attempt;
       }
       const ThreadCfg* cfgs = mb > 1 ? kLargeBatch : kSmallBatch;
-      for (int ci = 0; ci < 3; ++ci) {
-        const ThreadCfg c = cfgs[ci];
-        if (g->thread_k > 0 && c.thread_k != g->thread_k) continue;
-        if (g->thread_n > 0 && c.thread_n != g->thread_n) continue;
-        if (N % c.thread_n) continue;
-        KernelKey k{a_t, b_t, c_t, s_t, c.threads, mb, c.thread_n / 16, c.thread_k / 16, m8, stages,
-                    group_blocks, bool(g->is_zp_float)};
-        const char* err = nullptr;
-        KernelFn f = select_kernel(k, &err);
-        if (!f) {
-          if (!sel_err) sel_err = err;
-          continue;
-        }
-        const bool wg = wgmma_kernel(f, k, dev);
-        SmemModel s = smem_model(bits, c.threads, mb, m8, c.thread_n / 16, c.thread_k / 16, stages, group_blocks,
-                                 has_zp, bool(g->is_zp_float), wg);
-        if (s.total + kSmemHeadroom > dev.max_smem_optin) continue;
-        const int bm_ = m8 ? 8 : 16 * mb;
-        cands[n_cands++] = Cand{f, k, s, ((rows + bm_ - 1) / bm_) * (N / c.thread_n), wg};
-      }
+      for (int ci = 0; ci < 3; ++ci) try_cfg(mb, m8, cfgs[ci]);
     }
     if (n_cands == 0)
       return fail(

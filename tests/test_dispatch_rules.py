@@ -43,7 +43,10 @@ int main() {
     const LaunchPlan pl = launch_plan(c.pdl_ok, c.blocks, c.smem, dev);
     std::printf("plan%d/%d/%d %d,%d,%d\n", c.pdl_ok, c.blocks, c.smem, int(pl.pdl), int(pl.release_early), pl.smem);
   }
-  for (const int t : {112, 56, 45, 44, 16}) std::printf("m16wg%d %d\n", t, int(prefer_wgmma_m16(t, dev)));
+  for (const int rows : {16, 9, 8, 1, 17})
+    for (const int t : {112, 66, 65, 56, 45, 44, 16})
+      for (const int f : {0, 1})
+        std::printf("smallwg%d/%d/%d %d\n", rows, t, f, int(prefer_wgmma_small_m(rows, t, f, dev)));
   const int archs[][2] = {{90, 90}, {90, 75}, {90, 89}, {89, 89}, {80, 80}};  // binary, PTX
   for (const auto& a : archs) std::printf("arch%d/%d %d\n", a[0], a[1], int(wgmma_arch(a[0], a[1])));
   return 0;
@@ -65,10 +68,10 @@ def rules_exe(tmp_path_factory):
     return exe
 
 
-def run(exe, wide_m=None, pdl=None, m16=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("MARLIN_WIDE_M", "MARLIN_PDL", "MARLIN_M16_WGMMA")}
-    if m16 is not None:
-        env["MARLIN_M16_WGMMA"] = m16
+def run(exe, wide_m=None, pdl=None, small=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("MARLIN_WIDE_M", "MARLIN_PDL", "MARLIN_SMALL_M_WGMMA")}
+    if small is not None:
+        env["MARLIN_SMALL_M_WGMMA"] = small
     if wide_m is not None:
         env["MARLIN_WIDE_M"] = wide_m
     if pdl is not None:
@@ -122,13 +125,24 @@ def test_launch_plan(rules_exe, knob, want):
     assert {k: v for k, v in run(rules_exe, pdl=knob).items() if k.startswith("plan")} == want
 
 
-@pytest.mark.parametrize("knob,want", [
-    # 256-column tiles of the 2-m-block wgmma tile for 9..16 rows: 8192 x 28672 has 112,
-    # 4096 x 14336 56 (both faster on it), 14336 x 4096 and 4096 x 4096 16 (slower); the line is
-    # more than 132 / 3 = 44, where split-K needs at most 2 slices
-    (None, {"m16wg112": "1", "m16wg56": "1", "m16wg45": "1", "m16wg44": "0", "m16wg16": "0"}),
-    ("0", {"m16wg112": "0", "m16wg56": "0", "m16wg45": "0", "m16wg44": "0", "m16wg16": "0"}),
-    ("2", {"m16wg112": "1", "m16wg56": "1", "m16wg45": "1", "m16wg44": "1", "m16wg16": "1"}),
-])
-def test_wgmma_for_16_rows(rules_exe, knob, want):
-    assert {k: v for k, v in run(rules_exe, m16=knob).items() if k.startswith("m16wg")} == want
+def _small_m_want(rows, tiles, eight_bit_or_channel):
+    # 9..16 rows: 8192 x 28672 has 112 256-column tiles, 4096 x 14336 56 (both faster on the
+    # wgmma tile), 14336 x 4096 and 4096 x 4096 16 (slower); the line is more than 132 / 3 = 44
+    # tiles, where split-K needs at most 2 slices. <= 8 rows: 8-bit weights or per-channel scales
+    # without zero points, and at least 66 tiles (no split-K): 112 faster, 56 slower
+    if rows > 16:
+        return 0
+    if rows > 8:
+        return int(tiles > 44)
+    return int(eight_bit_or_channel and tiles >= 66)
+
+
+@pytest.mark.parametrize("knob", [None, "0", "2"])
+def test_wgmma_for_small_m(rules_exe, knob):
+    got = {k: v for k, v in run(rules_exe, small=knob).items() if k.startswith("smallwg")}
+    want = {}
+    for key in got:
+        rows, tiles, f = map(int, key[len("smallwg"):].split("/"))
+        rule = _small_m_want(rows, tiles, f)
+        want[key] = str({None: rule, "0": 0, "2": int(rows <= 16)}[knob])
+    assert len(got) == 70 and got == want

@@ -19,7 +19,7 @@ const Tuning& tuning() {
     if (const char* s = std::getenv("MARLIN_FORCE_STAGES")) t.force_stages = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_WIDE_M")) t.wide_m = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_PDL")) t.pdl = std::atoi(s);
-    if (const char* s = std::getenv("MARLIN_M16_WGMMA")) t.m16_wgmma = std::atoi(s);
+    if (const char* s = std::getenv("MARLIN_SMALL_M_WGMMA")) t.small_m_wgmma = std::atoi(s);
     return t;
   }();
   return t;
@@ -125,9 +125,11 @@ bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceI
   return kWideTileCost * waves(tiles_w, slices_w) < waves(tiles, slices);
 }
 
-bool prefer_wgmma_m16(int tiles_wg, const DeviceInfo& dev) {
-  if (tuning().m16_wgmma != 1) return tuning().m16_wgmma == 2;
-  return 3 * tiles_wg > dev.sms;
+bool prefer_wgmma_small_m(int rows, int tiles_wg, bool eight_bit_or_channel, const DeviceInfo& dev) {
+  if (rows > 16) return false;
+  if (tuning().small_m_wgmma != 1) return tuning().small_m_wgmma == 2;
+  if (rows > 8) return 3 * tiles_wg > dev.sms;
+  return eight_bit_or_channel && 2 * tiles_wg >= dev.sms;
 }
 
 int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev) {

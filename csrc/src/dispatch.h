@@ -33,16 +33,16 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // kernels on a newer GPU, from a library whose sm75 files are compute_75 PTX); MARLIN_WIDE_M (0:
 // never the 128-row mode of the 4-m-block wgmma kernel, for A/B timing; 2: always where it
 // applies, for tests); MARLIN_PDL (programmatic dependent launch, launch_plan: 0 plain launches,
-// 1 without releasing the next kernel early, 2 the default; for A/B timing); MARLIN_M16_WGMMA
-// (0: never the 2-m-block wgmma tile for 9..16 rows, 2: always where it exists, for tests and A/B;
-// prefer_wgmma_m16).
+// 1 without releasing the next kernel early, 2 the default; for A/B timing); MARLIN_SMALL_M_WGMMA
+// (0: never the 2-m-block wgmma tile for chunks of <= 16 rows, 2: always where it exists, for
+// tests and A/B; prefer_wgmma_small_m).
 struct Tuning {
   int waves = 0;
   int max_partial_kb = 512;
   int force_stages = 0;
   int wide_m = 1;
   int pdl = 2;
-  int m16_wgmma = 1;
+  int small_m_wgmma = 1;
 };
 const Tuning& tuning();
 
@@ -122,14 +122,19 @@ int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_
 constexpr double kWideTileCost = 1.8;
 bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev);
 
-// Whether a chunk of 9..16 rows should run on the 2-m-block wgmma tile (64,256,256) of sm_90a,
-// half of its 32 rows empty, instead of the 1-m-block mma.sync tiles: when N gives it
-// `tiles_wg` 256-column tiles, more than one per three SMs, so that split-K stays at <= 2 slices.
-// H100, GPTQ-4 g128, graph rows: the wgmma tile at M = 32 ran 8192 x 28672 in 61.1 us and
-// 4096 x 14336 in 21.2, against 72.7 and 23.9 for the 1-m-block tile at M = 16; on 14336 x 4096
-// and 4096 x 4096 (16 tiles, 8 slices) it was slower (23.1 vs 21.7, 13.9 vs 9.5;
-// docs/performance.md). MARLIN_M16_WGMMA=0 / 2: never / always.
-bool prefer_wgmma_m16(int tiles_wg, const DeviceInfo& dev);
+// Whether a chunk of <= 16 rows should run on the 2-m-block wgmma tile (64,256,256) of sm_90a,
+// most of its 32 rows empty, instead of the 8-row or 1-m-block mma.sync tiles. `tiles_wg`: its
+// 256-column tiles; `eight_bit_or_channel`: 8-bit weights, or per-channel scales without zero
+// points. H100, graph rows, one library, MARLIN_SMALL_M_WGMMA=0 -> on (docs/performance.md):
+// - 9..16 rows, when split-K stays at <= 2 slices (more than one tile per three SMs): 8192 x 28672
+//   M = 16 GPTQ-4 g128 67.5 -> 55.9 us, per channel 64.1 -> 47.1, GPTQ-8 103.3 -> 83.2, FP8
+//   109.4 -> 84.4; 4096 x 14336 (56 tiles) GPTQ-4 23.3 -> 21.4. With 16 tiles (14336 x 4096,
+//   4096 x 4096, 8 slices) it was slower (4096 x 4096 9.7 -> 14.0).
+// - <= 8 rows, only without split-K (a tile per two SMs) and for those formats: 8192 x 28672 M = 1
+//   GPTQ-8 96.8-97.2 -> 81.6-82.1 us, FP8 101-102 -> 81.7-82.0, GPTQ-4 per channel 50.5-52.1 ->
+//   44.7-45.0; the 8-row tile stays ahead for GPTQ-4 g128 (level), AWQ-4 (+4%), NVFP4 (+8%), and
+//   on 4096 x 14336 for all (GPTQ-4 19.0 -> 21.9).
+bool prefer_wgmma_small_m(int rows, int tiles_wg, bool eight_bit_or_channel, const DeviceInfo& dev);
 
 // Split factors of the candidates (each with .key and .tiles) for a K of `k`, then the pick: the
 // candidate that fills the GPU best, counting blocks up to one per SM; ties (any config that

@@ -84,7 +84,7 @@ bool wgmma_kernel(KernelFn fn, const KernelKey& key, const DeviceInfo& dev) {
 }
 
 bool pdl_kernel(KernelFn fn, const DeviceInfo& dev) {
-  return dev.cc_major >= 9 && tuning().pdl >= 1 && kernel_arch(fn).ptx >= 90;
+  return dev.cc_major >= 9 && kernel_arch(fn).ptx >= 90;
 }
 
 LaunchPlan launch_plan(bool pdl_ok, int blocks, int smem, const DeviceInfo& dev) {

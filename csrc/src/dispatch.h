@@ -72,6 +72,7 @@ constexpr bool wgmma_arch(int binary, int ptx) { return binary == 90 && ptx >= 9
 // Whether `fn` may be launched with programmatic dependent launch: a 9.0+ GPU and machine code
 // from sm_90+ PTX, whose body has the griddepcontrol calls (ptx.cuh; a compute_75 / compute_89
 // PTX kernel JIT-compiled for the GPU has none and must not be launched early). Cached per kernel.
+// The MARLIN_PDL knob is launch_plan's.
 bool pdl_kernel(KernelFn fn, const DeviceInfo& dev);
 
 // How one GEMM grid is launched on the stream (launch_plan):

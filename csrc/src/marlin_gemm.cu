@@ -215,12 +215,14 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
       const int bm_ = m8 ? 8 : 16 * mb;
       cands[n_cands++] = Cand{f, k, s, ((rows + bm_ - 1) / bm_) * (N / c.thread_n), wg};
     };
-    // <= 16 rows: the 2-m-block wgmma tile where it wins (dispatch.h prefer_wgmma_small_m)
-    if (want_mb == 1 && max_mb >= 2 && tune.small_m_wgmma != 0) {
+    // <= 16 rows: the 2-m-block wgmma tile where it wins (dispatch.h prefer_wgmma_small_m; its
+    // rows fit one M tile, so it has N / thread_n tiles). The rule is asked first, so that other
+    // chunks pay no selector lookup for it.
+    const bool eight_bit_or_channel = bits == 8 || (group_blocks == -1 && !has_zp);
+    if (want_mb == 1 && max_mb >= 2 &&
+        prefer_wgmma_small_m(rows, N / kLargeBatch[0].thread_n, eight_bit_or_channel, dev)) {
       try_cfg(2, false, kLargeBatch[0]);
-      const bool eight_bit_or_channel = bits == 8 || (group_blocks == -1 && !has_zp);
-      if (n_cands == 1 && !(cands[0].wgmma && prefer_wgmma_small_m(rows, cands[0].tiles, eight_bit_or_channel, dev)))
-        n_cands = 0;
+      if (n_cands == 1 && !cands[0].wgmma) n_cands = 0;
       sel_err = nullptr;
     }
     // m8 tile first when rows <= 8, then thread_m_blocks downwards

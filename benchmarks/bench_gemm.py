@@ -9,8 +9,8 @@ device-to-device copy bandwidth; and the speedup over cuBLAS on the same shape. 
 drops them). Prints a markdown table; with --plot PATH saves the graph rows' speedup vs M per
 shape as a PNG.
 
-Usage: python benchmarks/bench_gemm.py [--schemes gptq4-g128,...] [--ms 1,16,64] [--shapes 4096x4096] [--no-graph]
-       [--plot docs/perf_speedup.png] [--quick]
+Usage: python benchmarks/bench_gemm.py [--schemes gptq4-g128,...] [--ms 1,16,64] [--shapes 4096x4096]
+       [--no-graph | --graph-only] [--gemm-args max_slices=4,...] [--plot docs/perf_speedup.png] [--quick]
 Needs: torch with CUDA, and libmarlin.so (MARLIN_LIBRARY or a default build dir).
 """
 
@@ -84,6 +84,21 @@ def copies_for(nbytes: int) -> int:
     return max(2, math.ceil(3 * L2_BYTES / max(nbytes, 1)) + 1)
 
 
+GEMM_ARGS = ("use_fp32_reduce", "thread_k", "thread_n", "max_m_blocks", "max_slices")
+
+
+def parse_gemm_args(text: str) -> dict:
+    """"max_slices=4,thread_n=128" -> {"max_slices": 4, "thread_n": 128}; only ops.gemm's
+    dispatch overrides (GEMM_ARGS), integer values."""
+    out = {}
+    for item in filter(None, text.split(",")):
+        key, sep, val = item.partition("=")
+        if not sep or key not in GEMM_ARGS or not val.lstrip("-").isdigit():
+            sys.exit(f"bench_gemm: bad --gemm-args item {item!r}: expected NAME=INT with NAME in {', '.join(GEMM_ARGS)}")
+        out[key] = bool(int(val)) if key == "use_fp32_reduce" else int(val)
+    return out
+
+
 def time_batch(calls, graph: bool) -> float:
     """Median microseconds per call of the list of callables run back to back."""
     for c in calls:
@@ -126,7 +141,13 @@ def main() -> None:
     ap.add_argument("--plot", default="")
     ap.add_argument("--quick", action="store_true", help="M in 1,16,64,1024 and the first two shapes")
     ap.add_argument("--no-graph", action="store_true", help="only the eager (stream) rows")
+    ap.add_argument("--graph-only", action="store_true", help="only the CUDA-graph rows")
+    ap.add_argument("--gemm-args", default="",
+                    help="dispatch overrides passed to ops.gemm, for tuning: e.g. max_slices=4,thread_n=128")
     args = ap.parse_args()
+    if args.no_graph and args.graph_only:
+        sys.exit("bench_gemm: --no-graph and --graph-only exclude each other")
+    overrides = parse_gemm_args(args.gemm_args)
     if not torch.cuda.is_available():
         sys.exit("bench_gemm: needs a CUDA GPU")
     from marlin_core.runtime import ops
@@ -154,9 +175,9 @@ def main() -> None:
             for m in ms:
                 a = torch.randn(m, k, device="cuda", dtype=dtype)
                 moved = wbytes + (m * k + m * n) * 2
-                modes = ["stream"] + ([] if args.no_graph else ["graph"])
+                modes = ([] if args.graph_only else ["stream"]) + ([] if args.no_graph else ["graph"])
                 for mode in modes:
-                    t_m = time_batch([lambda s=s, a=a: ops.gemm(a, **s) for s in sets], mode == "graph")
+                    t_m = time_batch([lambda s=s, a=a: ops.gemm(a, **s, **overrides) for s in sets], mode == "graph")
                     t_c = time_batch([lambda d=d, a=a: a @ d for d in dense], mode == "graph")
                     eff = moved / (t_m * 1e-6)
                     results.setdefault((scheme, k, n, mode), []).append((m, t_c / t_m))

@@ -46,3 +46,18 @@ def test_ncu_top_ranks_instructions_by_stall_samples(tmp_path):
     assert "30.0%" in lines[2] and "LOP3" in lines[2]
     assert len(lines) == 4  # top 2, then the per-opcode line
     assert lines[3] == "per opcode: HGMMA 60.0%, LOP3 30.0%, BRA 10.0%"
+
+
+def test_bench_gemm_parses_dispatch_overrides():
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
+    try:
+        import bench_gemm
+    finally:
+        sys.path.pop(0)
+    assert bench_gemm.parse_gemm_args("max_slices=4,thread_n=128,use_fp32_reduce=0") == {
+        "max_slices": 4, "thread_n": 128, "use_fp32_reduce": False}
+    assert bench_gemm.parse_gemm_args("") == {}
+    for bad in ("slices=4", "max_slices", "max_slices=four"):
+        with pytest.raises(SystemExit, match="bad --gemm-args item"):
+            bench_gemm.parse_gemm_args(bad)

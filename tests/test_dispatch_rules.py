@@ -1,8 +1,8 @@
 """The host dispatch's choice rules (csrc/src/dispatch.cu), compiled by nvcc into a host-only
 program and run without a GPU: whether the 4-m-block wgmma kernel takes its 128-row mode for a
 chunk, which kernels count as wgmma kernels, how a grid is launched (programmatic dependent
-launch, the early release and its shared-memory padding), and when a chunk of <= 16 rows takes
-the 2-m-block wgmma tile. The expected choices are the ones the H100 measurements favoured
+launch, the early release and its shared-memory padding, the split-K sum shared by a tile's
+blocks), and when a chunk of <= 16 rows takes the 2-m-block wgmma tile. The expected choices are the ones the H100 measurements favoured
 (docs/performance.md)."""
 
 import os
@@ -41,10 +41,12 @@ int main() {
   dev.smem_per_sm = 233472;  // H100: 228 KiB per SM, 1 KiB reserved per block, 227 KiB opt-in
   dev.smem_reserved = 1024;
   dev.max_smem_optin = 232448;
-  const struct { int pdl_ok, blocks, smem; } plans[] = {{1, 132, 40000}, {1, 128, 150000}, {1, 133, 40000}, {0, 132, 40000}};
+  const struct { int pdl_ok, blocks, slices, smem; } plans[] = {
+      {1, 132, 4, 40000}, {1, 128, 1, 150000}, {1, 133, 7, 40000}, {0, 132, 2, 40000}};
   for (const auto& c : plans) {
-    const LaunchPlan pl = launch_plan(c.pdl_ok, c.blocks, c.smem, dev);
-    std::printf("plan%d/%d/%d %d,%d,%d\n", c.pdl_ok, c.blocks, c.smem, int(pl.pdl), int(pl.release_early), pl.smem);
+    const LaunchPlan pl = launch_plan(c.pdl_ok, c.blocks, c.slices, c.smem, dev);
+    std::printf("plan%d/%d/%d/%d %d,%d,%d,%d\n", c.pdl_ok, c.blocks, c.slices, c.smem, int(pl.pdl),
+                int(pl.release_early), pl.smem, int(pl.reduce_together));
   }
   for (const int rows : {16, 9, 8, 1, 17})
     for (const int t : {112, 66, 65, 56, 45, 44, 16})
@@ -71,8 +73,13 @@ def rules_exe(tmp_path_factory):
     return exe
 
 
-def run(exe, wide_m=None, pdl=None, small=None):
-    env = {k: v for k, v in os.environ.items() if k not in ("MARLIN_WIDE_M", "MARLIN_PDL", "MARLIN_SMALL_M_WGMMA")}
+KNOBS = ("MARLIN_WIDE_M", "MARLIN_PDL", "MARLIN_SMALL_M_WGMMA", "MARLIN_REDUCE_TOGETHER")
+
+
+def run(exe, wide_m=None, pdl=None, small=None, together=None):
+    env = {k: v for k, v in os.environ.items() if k not in KNOBS}
+    if together is not None:
+        env["MARLIN_REDUCE_TOGETHER"] = together
     if small is not None:
         env["MARLIN_SMALL_M_WGMMA"] = small
     if wide_m is not None:
@@ -116,16 +123,28 @@ def test_one_block_per_sm_smem():
 @pytest.mark.parametrize("knob,want", [
     # default: grids of at most one block per SM release the next kernel after the K loop, padded
     # to one block per SM (233472 / 2 - 1024 + 1 bytes); a kernel that needs more keeps its own;
-    # 133 blocks on 132 SMs and kernels without sm_90 PTX do not
-    (None, {"plan1/132/40000": "1,1,115713", "plan1/128/150000": "1,1,150000",
-            "plan1/133/40000": "1,0,40000", "plan0/132/40000": "0,0,40000"}),
-    ("1", {"plan1/132/40000": "1,0,40000", "plan1/128/150000": "1,0,150000",
-           "plan1/133/40000": "1,0,40000", "plan0/132/40000": "0,0,40000"}),
-    ("0", {"plan1/132/40000": "0,0,40000", "plan1/128/150000": "0,0,150000",
-           "plan1/133/40000": "0,0,40000", "plan0/132/40000": "0,0,40000"}),
+    # 133 blocks on 132 SMs and kernels without sm_90 PTX do not. The last field
+    # (reduce_together) is the split-K rule of test_reduce_together, independent of PDL.
+    (None, {"plan1/132/4/40000": "1,1,115713,1", "plan1/128/1/150000": "1,1,150000,0",
+            "plan1/133/7/40000": "1,0,40000,0", "plan0/132/2/40000": "0,0,40000,1"}),
+    ("1", {"plan1/132/4/40000": "1,0,40000,1", "plan1/128/1/150000": "1,0,150000,0",
+           "plan1/133/7/40000": "1,0,40000,0", "plan0/132/2/40000": "0,0,40000,1"}),
+    ("0", {"plan1/132/4/40000": "0,0,40000,1", "plan1/128/1/150000": "0,0,150000,0",
+           "plan1/133/7/40000": "0,0,40000,0", "plan0/132/2/40000": "0,0,40000,1"}),
 ])
 def test_launch_plan(rules_exe, knob, want):
     assert {k: v for k, v in run(rules_exe, pdl=knob).items() if k.startswith("plan")} == want
+
+
+@pytest.mark.parametrize("knob", ["0", "1"])
+def test_reduce_together(rules_exe, knob):
+    # split grids (slices > 1) of at most one block per SM share each tile's sum among its blocks;
+    # unsplit grids have nothing to sum, and 133 blocks on 132 SMs would wait on a second wave;
+    # MARLIN_REDUCE_TOGETHER=0 keeps the last-arrival sum everywhere
+    got = {k: v.split(",")[-1] for k, v in run(rules_exe, together=knob).items() if k.startswith("plan")}
+    on = knob == "1"
+    assert got == {"plan1/132/4/40000": str(int(on)), "plan1/128/1/150000": "0", "plan1/133/7/40000": "0",
+                   "plan0/132/2/40000": str(int(on))}
 
 
 def _small_m_want(rows, tiles, eight_bit_or_channel):

@@ -20,6 +20,7 @@ const Tuning& tuning() {
     if (const char* s = std::getenv("MARLIN_WIDE_M")) t.wide_m = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_PDL")) t.pdl = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_SMALL_M_WGMMA")) t.small_m_wgmma = std::atoi(s);
+    if (const char* s = std::getenv("MARLIN_REDUCE_TOGETHER")) t.reduce_together = std::atoi(s);
     return t;
   }();
   return t;
@@ -87,9 +88,10 @@ bool pdl_kernel(KernelFn fn, const DeviceInfo& dev) {
   return dev.cc_major >= 9 && kernel_arch(fn).ptx >= 90;
 }
 
-LaunchPlan launch_plan(bool pdl_ok, int blocks, int smem, const DeviceInfo& dev) {
+LaunchPlan launch_plan(bool pdl_ok, int blocks, int slices, int smem, const DeviceInfo& dev) {
   LaunchPlan plan;
   plan.smem = smem;
+  plan.reduce_together = slices > 1 && slices < 512 && blocks <= dev.sms && tuning().reduce_together >= 1;
   plan.pdl = pdl_ok && tuning().pdl >= 1;
   const int one = one_block_per_sm_smem(dev.smem_per_sm, dev.smem_reserved);
   if (plan.pdl && tuning().pdl >= 2 && blocks <= dev.sms && one > 0 && one + kSmemHeadroom <= dev.max_smem_optin) {

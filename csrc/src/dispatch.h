@@ -35,7 +35,8 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // applies, for tests); MARLIN_PDL (programmatic dependent launch, launch_plan: 0 plain launches,
 // 1 without releasing the next kernel early, 2 the default; for A/B timing); MARLIN_SMALL_M_WGMMA
 // (0: never the 2-m-block wgmma tile for chunks of <= 16 rows, 2: always where it exists, for
-// tests and A/B; prefer_wgmma_small_m).
+// tests and A/B; prefer_wgmma_small_m); MARLIN_REDUCE_TOGETHER (0: split-K partials summed by
+// the last block alone, for A/B; launch_plan).
 struct Tuning {
   int waves = 0;
   int max_partial_kb = 512;
@@ -43,6 +44,7 @@ struct Tuning {
   int wide_m = 1;
   int pdl = 2;
   int small_m_wgmma = 1;
+  int reduce_together = 1;
 };
 const Tuning& tuning();
 
@@ -84,13 +86,22 @@ bool pdl_kernel(KernelFn fn, const DeviceInfo& dev);
 //   this grid's, and 8-bit weights ran 10-35% slower (FP8 14336 x 4096 M = 1 27.5 -> 33-37 us);
 //   with it, a block of the next grid takes an SM as soon as this grid's block there exits
 //   (GPTQ-4 4096 x 4096 M = 1 8.6-8.8 -> 7.8 us, FP8 level; H100, docs/performance.md).
+// - reduce_together: split-K grids of at most one block per SM (all resident at once, unless
+//   other work holds SMs) sum each tile's partials in all the tile's blocks, a 1/slices share
+//   each, instead of in the last block to arrive alone (marlin_template.cuh; a block waits a
+//   bounded time for the others, so this never hangs). Same sum order, so the same bits. Grids
+//   of more blocks keep the last-arrival sum: their blocks would mostly wait for partners of
+//   the next wave. At most 511 slices (10-bit fields in the tile's counter).
+//   MARLIN_REDUCE_TOGETHER=0: never.
 struct LaunchPlan {
   bool pdl = false;
   bool release_early = false;
+  bool reduce_together = false;
   int smem = 0;  // dynamic shared memory to launch with
 };
-// `pdl_ok`: pdl_kernel's answer for the kernel; `smem`: the kernel's own need.
-LaunchPlan launch_plan(bool pdl_ok, int blocks, int smem, const DeviceInfo& dev);
+// `pdl_ok`: pdl_kernel's answer for the kernel; `slices`: the split-K factor; `smem`: the
+// kernel's own need.
+LaunchPlan launch_plan(bool pdl_ok, int blocks, int slices, int smem, const DeviceInfo& dev);
 
 // The least dynamic shared memory of a block that keeps a second one off its SM; 0 if the
 // device does not report its shared memory per SM.

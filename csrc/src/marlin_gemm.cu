@@ -286,7 +286,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
       }
     }
 
-    const LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), tiles * slices, sm.total, dev);
+    const LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), tiles * slices, slices, sm.total, dev);
     if (ensure_smem(device, fn, plan.smem)) return 1;
     KernelParams p = chunk_params(g, A, lda, C, rows);
     p.global_scale = g->global_scale;
@@ -294,6 +294,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     p.max_shared_mem = plan.smem;
     p.wide_m = wide;
     p.release_early = plan.release_early;
+    p.reduce_together = plan.reduce_together;
     e = launch_gemm(fn, tiles * slices, key.threads, stream, p, plan);
     if (e != cudaSuccess) return cuda_fail(e, "Marlin kernel launch");
 

@@ -30,6 +30,7 @@ struct KernelParams {
   bool wide_m;              // the 4-m-block wgmma tile (sm_90a) with 128-row tiles (marlin_template.cuh W2)
   int max_shared_mem;       // dynamic shared memory granted to the launch, in bytes
   bool release_early;       // let the next kernel in after the K loop (dispatch.h launch_plan)
+  bool reduce_together;     // split-K: every block of a tile sums a share (dispatch.h launch_plan)
 };
 
 #define MARLIN_KERNEL_PARAMS const ::marlin::KernelParams params

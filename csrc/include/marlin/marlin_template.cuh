@@ -15,7 +15,9 @@
 //   * After the K loop the k warps are summed in shared memory in fixed order. When the host
 //     split K into `slices` (gridDim.x = tiles * slices), each block writes its partial to
 //     C_tmp, and the last block to arrive at the tile's counter in `locks` sums all partials in
-//     slice order (bit-identical run to run), adds the bias, writes C and resets the counter.
+//     slice order (bit-identical run to run), adds the bias, writes C and resets the counter;
+//     or, when the host sets reduce_together (a one-wave grid), the tile's blocks claim and sum
+//     1/slices shares of it, in the same order.
 // See docs/kernel.md for the weight / scale / zero-point layouts.
 #pragma once
 #include <cuda_bf16.h>
@@ -733,49 +735,92 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     }
     __threadfence();
     __syncthreads();
+    // Sum fragment indices [idx_begin, idx_end) of the tile over all slices, in slice order, add
+    // the bias and store C: all threads (coalesced 16-byte reads); any thread can handle any
+    // fragment index.
+    constexpr int NF4 = (W2 ? WARPS : N_WARPS) * MB * NJ * 32;
+    auto sum_slices = [&](int idx_begin, int idx_end) {
+      for (int idx = idx_begin + tid; idx < idx_end; idx += threads) {
+        float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+        // up to 8 slices' loads in flight, then added in slice order
+#pragma unroll 1
+        for (int s0 = 0; s0 < slices; s0 += 8) {
+          float4 v[8];
+#pragma unroll
+          for (int u = 0; u < 8; ++u) {
+            const int sl = s0 + u;
+            if (sl < slices) {
+              if (p.use_fp32_reduce) {
+                v[u] = __ldcg(reinterpret_cast<const float4*>(p.C_tmp + ((size_t)tile * slices + sl) * slot_floats) + idx);
+              } else {
+                const uint2 h =
+                    __ldcg(reinterpret_cast<const uint2*>(p.C_tmp) + ((size_t)tile * slices + sl) * slot_floats / 4 + idx);
+                const float2 lo = F::to_floats(F::from_bits(h.x)), hi = F::to_floats(F::from_bits(h.y));
+                v[u] = make_float4(lo.x, lo.y, hi.x, hi.y);
+              }
+            }
+          }
+#pragma unroll
+          for (int u = 0; u < 8; ++u) {
+            if (s0 + u < slices) {
+              sum.x += v[u].x;
+              sum.y += v[u].y;
+              sum.z += v[u].z;
+              sum.w += v[u].w;
+            }
+          }
+        }
+        if constexpr (W2) {
+          const int wv = idx / (32 * NJ * MB);  // warp: warpgroup wv / 4, warp column wv % 4
+          store_frag(wv % N_WARPS, wv / N_WARPS, (idx / 32) % (NJ * MB), idx % 32, sum);
+        } else {
+          store_frag(idx / (32 * NJ * MB), (idx / (32 * NJ)) % MB, (idx / 32) % NJ, idx % 32, sum);
+        }
+      }
+    };
+    // reduce_together (host: a one-wave grid; compiled only into the multi-m-block tiles, whose
+    // partials are big enough to gain, so the hot M <= 16 kernels keep their code): the tile is
+    // cut into `slices` shares, and every block that sees all partials in claims one and sums it,
+    // instead of the last block summing the whole tile alone (that read 512 KB of partials, 64
+    // rows x 256 columns x 8 slices, in ~10 us). The tile's counter word holds the arrivals (bits
+    // 0-9), the claimed shares (10-19) and the blocks done (20-31). A block that waits longer
+    // than kWaitCycles for the others (they may not be resident: other work on the GPU) leaves
+    // without a share, and the last to arrive claims shares until none is left, so every share
+    // is summed exactly once and nothing waits on a block that cannot start. The same sum order
+    // as the last-arrival sum below: the same bits.
+    if constexpr (MB > 1) {
+      if (p.reduce_together) {
+        __shared__ int claim;  // a share to sum, or >= slices: none (left)
+        constexpr long long kWaitCycles = 1ll << 17;  // ~70-90 us
+        unsigned* word = reinterpret_cast<unsigned*>(p.locks + tile);
+        if (tid == 0) {
+          is_last = (atomicAdd(word, 1u) & 1023u) + 1 == unsigned(slices);
+          bool all_in = is_last;
+          const long long t0 = clock64();
+          while (!all_in && clock64() - t0 < kWaitCycles) all_in = (ptx::ld_acquire_gpu(p.locks + tile) & 1023) >= slices;
+          claim = all_in ? int((atomicAdd(word, 1u << 10) >> 10) & 1023u) : slices;
+        }
+        __syncthreads();
+        const int share = (NF4 / 32 + slices - 1) / slices * 32;  // whole warps of fragments
+        while (claim < slices) {
+          __threadfence();
+          const int c = claim;
+          sum_slices(min(NF4, c * share), min(NF4, (c + 1) * share));
+          __syncthreads();  // all have read `claim`
+          if (tid == 0) claim = is_last ? int((atomicAdd(word, 1u << 10) >> 10) & 1023u) : slices;
+          __syncthreads();
+        }
+        // the last block done with the counter leaves it at 0
+        if (tid == 0 && (atomicAdd(word, 1u << 20) >> 20) + 1 == unsigned(slices)) *word = 0u;
+        return;
+      }
+    }
+    // the last block to arrive sums the whole tile
     if (tid == 0) is_last = atomicAdd(p.locks + tile, 1) == slices - 1;
     __syncthreads();
     if (!is_last) return;
     __threadfence();
-    // all threads sum (coalesced 16-byte reads); any thread can handle any fragment index
-    constexpr int NF4 = (W2 ? WARPS : N_WARPS) * MB * NJ * 32;
-    for (int idx = tid; idx < NF4; idx += threads) {
-      float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
-      // up to 8 slices' loads in flight, then added in slice order
-#pragma unroll 1
-      for (int s0 = 0; s0 < slices; s0 += 8) {
-        float4 v[8];
-#pragma unroll
-        for (int u = 0; u < 8; ++u) {
-          const int sl = s0 + u;
-          if (sl < slices) {
-            if (p.use_fp32_reduce) {
-              v[u] = __ldcg(reinterpret_cast<const float4*>(p.C_tmp + ((size_t)tile * slices + sl) * slot_floats) + idx);
-            } else {
-              const uint2 h =
-                  __ldcg(reinterpret_cast<const uint2*>(p.C_tmp) + ((size_t)tile * slices + sl) * slot_floats / 4 + idx);
-              const float2 lo = F::to_floats(F::from_bits(h.x)), hi = F::to_floats(F::from_bits(h.y));
-              v[u] = make_float4(lo.x, lo.y, hi.x, hi.y);
-            }
-          }
-        }
-#pragma unroll
-        for (int u = 0; u < 8; ++u) {
-          if (s0 + u < slices) {
-            sum.x += v[u].x;
-            sum.y += v[u].y;
-            sum.z += v[u].z;
-            sum.w += v[u].w;
-          }
-        }
-      }
-      if constexpr (W2) {
-        const int wv = idx / (32 * NJ * MB);  // warp: warpgroup wv / 4, warp column wv % 4
-        store_frag(wv % N_WARPS, wv / N_WARPS, (idx / 32) % (NJ * MB), idx % 32, sum);
-      } else {
-        store_frag(idx / (32 * NJ * MB), (idx / (32 * NJ)) % MB, (idx / 32) % NJ, idx % 32, sum);
-      }
-    }
+    sum_slices(0, NF4);
     if (tid == 0) p.locks[tile] = 0;
     return;
   }

@@ -127,6 +127,14 @@ __device__ __forceinline__ void griddep_launch_dependents() {
 #endif
 }
 
+// A gpu-scope acquire load of a counter another block raises (sm_70+): the loads after it see
+// what that block wrote before its release (its __threadfence + atomicAdd).
+__device__ __forceinline__ int ld_acquire_gpu(const int* p) {
+  int v;
+  asm volatile("ld.acquire.gpu.global.b32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
+  return v;
+}
+
 // Prefetch `bytes` (a multiple of 16, 16-byte aligned) into L2. L2 is the GPU's point of
 // coherence, so this is safe before griddep_wait: a later read still sees the previous
 // kernel's writes; the prefetch only takes the DRAM latency off it.

@@ -50,8 +50,9 @@ int main() {
   }
   for (const int rows : {16, 9, 8, 1, 17})
     for (const int t : {112, 66, 65, 56, 45, 44, 16})
-      for (const int f : {0, 1})
-        std::printf("smallwg%d/%d/%d %d\n", rows, t, f, int(prefer_wgmma_small_m(rows, t, f, dev)));
+      for (const int k : {64, 132, 224})  // K tiles of 64: K = 4096, 8448, 14336
+        for (const int f : {0, 1})
+          std::printf("smallwg%d/%d/%d/%d %d\n", rows, t, k, f, int(prefer_wgmma_small_m(rows, t, k, f, dev)));
   const int archs[][2] = {{90, 90}, {90, 75}, {90, 89}, {89, 89}, {80, 80}};  // binary, PTX
   for (const auto& a : archs) std::printf("arch%d/%d %d\n", a[0], a[1], int(wgmma_arch(a[0], a[1])));
   return 0;
@@ -147,15 +148,17 @@ def test_reduce_together(rules_exe, knob):
                    "plan0/132/2/40000": str(int(on))}
 
 
-def _small_m_want(rows, tiles, eight_bit_or_channel):
+def _small_m_want(rows, tiles, k_iters, eight_bit_or_channel):
     # 9..16 rows: 8192 x 28672 has 112 256-column tiles, 4096 x 14336 56 (both faster on the
-    # wgmma tile), 14336 x 4096 and 4096 x 4096 16 (slower); the line is more than 132 / 3 = 44
-    # tiles, where split-K needs at most 2 slices. <= 8 rows: 8-bit weights or per-channel scales
+    # wgmma tile); the line is more than 132 / 3 = 44 tiles, where split-K needs at most 2
+    # slices. With fewer tiles, 4-bit group-scaled weights still take it when K is deep, at least
+    # 16 K tiles of 64 per SM: 14336 x 4096 (16 tiles x 224) faster, 4096 x 4096 (16 x 64) slower;
+    # 16 x 132 = 2112 K tiles is exactly 16 per SM. <= 8 rows: 8-bit weights or per-channel scales
     # without zero points, and at least 66 tiles (no split-K): 112 faster, 56 slower
     if rows > 16:
         return 0
     if rows > 8:
-        return int(tiles > 44)
+        return int(tiles > 44 or (not eight_bit_or_channel and tiles * k_iters >= 16 * 132))
     return int(eight_bit_or_channel and tiles >= 66)
 
 
@@ -164,7 +167,7 @@ def test_wgmma_for_small_m(rules_exe, knob):
     got = {k: v for k, v in run(rules_exe, small=knob).items() if k.startswith("smallwg")}
     want = {}
     for key in got:
-        rows, tiles, f = map(int, key[len("smallwg"):].split("/"))
-        rule = _small_m_want(rows, tiles, f)
+        rows, tiles, k, f = map(int, key[len("smallwg"):].split("/"))
+        rule = _small_m_want(rows, tiles, k, f)
         want[key] = str({None: rule, "0": 0, "2": int(rows <= 16)}[knob])
-    assert len(got) == 70 and got == want
+    assert len(got) == 210 and got == want

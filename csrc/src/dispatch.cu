@@ -127,10 +127,11 @@ bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceI
   return kWideTileCost * waves(tiles_w, slices_w) < waves(tiles, slices);
 }
 
-bool prefer_wgmma_small_m(int rows, int tiles_wg, bool eight_bit_or_channel, const DeviceInfo& dev) {
+bool prefer_wgmma_small_m(int rows, int tiles_wg, int k_iters_wg, bool eight_bit_or_channel, const DeviceInfo& dev) {
   if (rows > 16) return false;
   if (tuning().small_m_wgmma != 1) return tuning().small_m_wgmma == 2;
-  if (rows > 8) return 3 * tiles_wg > dev.sms;
+  if (rows > 8)
+    return 3 * tiles_wg > dev.sms || (!eight_bit_or_channel && size_t(tiles_wg) * k_iters_wg >= size_t(16) * dev.sms);
   return eight_bit_or_channel && 2 * tiles_wg >= dev.sms;
 }
 

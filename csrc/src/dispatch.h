@@ -146,7 +146,12 @@ bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceI
 //   GPTQ-8 96.8-97.2 -> 81.6-82.1 us, FP8 101-102 -> 81.7-82.0, GPTQ-4 per channel 50.5-52.1 ->
 //   44.7-45.0; the 8-row tile stays ahead for GPTQ-4 g128 (level), AWQ-4 (+4%), NVFP4 (+8%), and
 //   on 4096 x 14336 for all (GPTQ-4 19.0 -> 21.9).
-bool prefer_wgmma_small_m(int rows, int tiles_wg, bool eight_bit_or_channel, const DeviceInfo& dev);
+// - 9..16 rows of 4-bit weights with group scales, also with few tiles when K is deep: at least
+//   16 K tiles of 64 per SM (`k_iters_wg`: K tiles per 256-column tile). Since split-K grids of
+//   this tile share their sum (launch_plan reduce_together), 14336 x 4096 (16 tiles x 224 K
+//   tiles) M = 9 / 16 GPTQ-4 g128 ran 21.3 / 21.8 -> 19.0 us; 4096 x 4096 (64 K tiles) stays off
+//   (9.4 -> 10.0), as do 8-bit (level) and per-channel weights (18.8 -> 20.2 at M = 16).
+bool prefer_wgmma_small_m(int rows, int tiles_wg, int k_iters_wg, bool eight_bit_or_channel, const DeviceInfo& dev);
 
 // Split factors of the candidates (each with .key and .tiles) for a K of `k`, then the pick: the
 // candidate that fills the GPU best, counting blocks up to one per SM; ties (any config that

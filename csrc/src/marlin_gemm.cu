@@ -220,7 +220,8 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // chunks pay no selector lookup for it.
     const bool eight_bit_or_channel = bits == 8 || (group_blocks == -1 && !has_zp);
     if (want_mb == 1 && max_mb >= 2 &&
-        prefer_wgmma_small_m(rows, N / kLargeBatch[0].thread_n, eight_bit_or_channel, dev)) {
+        prefer_wgmma_small_m(rows, N / kLargeBatch[0].thread_n, (K + kLargeBatch[0].thread_k - 1) / kLargeBatch[0].thread_k,
+                             eight_bit_or_channel, dev)) {
       try_cfg(2, false, kLargeBatch[0]);
       if (n_cands == 1 && !cands[0].wgmma) n_cands = 0;
       sel_err = nullptr;

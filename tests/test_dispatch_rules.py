@@ -53,6 +53,13 @@ int main() {
       for (const int k : {64, 132, 224})  // K tiles of 64: K = 4096, 8448, 14336
         for (const int f : {0, 1})
           std::printf("smallwg%d/%d/%d/%d %d\n", rows, t, k, f, int(prefer_wgmma_small_m(rows, t, k, f, dev)));
+  // stream-K grids: rows, tiles, K tiles per tile, blocks per SM, partial bytes
+  const struct { int rows, tiles, k_iters, per_sm; size_t slot; } sks[] = {
+      {1, 224, 64, 2, 4096}, {16, 112, 128, 1, 32768}, {17, 112, 128, 1, 32768}, {1, 2, 64, 2, 4096},
+      {1, 224, 64, 4, 4096}, {16, 112, 128, 2, 65536}};
+  for (const auto& c : sks)
+    std::printf("sk%d/%d/%d/%d/%zu %d\n", c.rows, c.tiles, c.k_iters, c.per_sm, c.slot,
+                stream_k_blocks(c.rows, c.tiles, c.k_iters, c.per_sm, c.slot, dev));
   const int archs[][2] = {{90, 90}, {90, 75}, {90, 89}, {89, 89}, {80, 80}};  // binary, PTX
   for (const auto& a : archs) std::printf("arch%d/%d %d\n", a[0], a[1], int(wgmma_arch(a[0], a[1])));
   return 0;
@@ -74,11 +81,13 @@ def rules_exe(tmp_path_factory):
     return exe
 
 
-KNOBS = ("MARLIN_WIDE_M", "MARLIN_PDL", "MARLIN_SMALL_M_WGMMA", "MARLIN_REDUCE_TOGETHER")
+KNOBS = ("MARLIN_WIDE_M", "MARLIN_PDL", "MARLIN_SMALL_M_WGMMA", "MARLIN_REDUCE_TOGETHER", "MARLIN_STREAM_K")
 
 
-def run(exe, wide_m=None, pdl=None, small=None, together=None):
+def run(exe, wide_m=None, pdl=None, small=None, together=None, stream_k=None):
     env = {k: v for k, v in os.environ.items() if k not in KNOBS}
+    if stream_k is not None:
+        env["MARLIN_STREAM_K"] = stream_k
     if together is not None:
         env["MARLIN_REDUCE_TOGETHER"] = together
     if small is not None:
@@ -171,3 +180,18 @@ def test_wgmma_for_small_m(rules_exe, knob):
         rule = _small_m_want(rows, tiles, k, f)
         want[key] = str({None: rule, "0": 0, "2": int(rows <= 16)}[knob])
     assert len(got) == 210 and got == want
+
+
+@pytest.mark.parametrize("knob", [None, "0", "2", "3"])
+def test_stream_k_grid(rules_exe, knob):
+    # never by default (slower on the H100); on request the grid is the SMs times the kernel's
+    # blocks per SM (at most 2), or one per SM with 3; never above 16 rows, nor with fewer
+    # (tile, K tile) units than blocks, nor when tiles + blocks partials exceed the workspace
+    # (132 SMs x 64 KB: 244 x 64 KB do not fit)
+    got = {k: v for k, v in run(rules_exe, stream_k=knob).items() if k.startswith("sk")}
+    per_sm = {"2": {"sk1/224/64/2/4096": "264", "sk16/112/128/1/32768": "132", "sk1/224/64/4/4096": "264"},
+              "3": {"sk1/224/64/2/4096": "132", "sk16/112/128/1/32768": "132", "sk1/224/64/4/4096": "132"}}
+    want = {k: "0" for k in got}
+    want.update(per_sm.get(knob, {}))
+    assert len(got) == 6 and got == want
+

@@ -21,6 +21,7 @@ const Tuning& tuning() {
     if (const char* s = std::getenv("MARLIN_PDL")) t.pdl = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_SMALL_M_WGMMA")) t.small_m_wgmma = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_REDUCE_TOGETHER")) t.reduce_together = std::atoi(s);
+    if (const char* s = std::getenv("MARLIN_STREAM_K")) t.stream_k = std::atoi(s);
     return t;
   }();
   return t;
@@ -119,6 +120,26 @@ cudaError_t launch_gemm(KernelFn fn, int blocks, int threads, cudaStream_t strea
   cfg.numAttrs = 1;
   cudaLaunchKernelEx(&cfg, fn, p);
   return cudaGetLastError();
+}
+
+int blocks_per_sm(KernelFn fn, int threads, int smem) {
+  thread_local std::unordered_map<const void*, std::pair<int, int>> known;  // kernel -> (smem, blocks)
+  auto it = known.find(reinterpret_cast<const void*>(fn));
+  if (it != known.end() && it->second.first == smem) return it->second.second;
+  int n = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&n, fn, threads, size_t(smem)) != cudaSuccess || n < 1) n = 1;
+  cudaGetLastError();  // a failed query only means "one"
+  known[reinterpret_cast<const void*>(fn)] = {smem, n};
+  return n;
+}
+
+int stream_k_blocks(int rows, int tiles, int k_iters, int per_sm, size_t slot_bytes, const DeviceInfo& dev) {
+  const int knob = tuning().stream_k;
+  if (knob < 2 || rows > 16) return 0;
+  const int g = dev.sms * (knob == 3 ? 1 : std::min(per_sm, 2));
+  const size_t room = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
+  if (tiles > kLockInts || size_t(tiles) * k_iters < size_t(g) || (size_t(tiles) + g) * slot_bytes > room) return 0;
+  return g;
 }
 
 bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev) {

@@ -36,7 +36,9 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // 1 without releasing the next kernel early, 2 the default; for A/B timing); MARLIN_SMALL_M_WGMMA
 // (0: never the 2-m-block wgmma tile for chunks of <= 16 rows, 2: always where it exists, for
 // tests and A/B; prefer_wgmma_small_m); MARLIN_REDUCE_TOGETHER (0: split-K partials summed by
-// the last block alone, for A/B; launch_plan).
+// the last block alone, for A/B; launch_plan); MARLIN_STREAM_K (2: a stream-K grid wherever it
+// fits, with the blocks per SM the kernel's occupancy allows (at most 2), 3: one block per SM;
+// the default 0 never; stream_k_blocks).
 struct Tuning {
   int waves = 0;
   int max_partial_kb = 512;
@@ -45,6 +47,7 @@ struct Tuning {
   int pdl = 2;
   int small_m_wgmma = 1;
   int reduce_together = 1;
+  int stream_k = 0;
 };
 const Tuning& tuning();
 
@@ -124,6 +127,20 @@ inline size_t partial_slot_bytes(int thread_m_blocks, int thread_n_blocks, bool 
 // blocks, at most k_iters slices, a tile's partials (summed by one block) under the knob's cap,
 // at most max_slices (if > 0), within the workspace; no empty slices.
 int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev);
+
+// Blocks of `fn` (launched with `threads` threads and `smem` bytes of dynamic shared memory) that
+// fit on one SM (cudaOccupancyMaxActiveBlocksPerMultiprocessor), cached per kernel and size;
+// 1 if the query fails.
+int blocks_per_sm(KernelFn fn, int threads, int smem);
+
+// The stream-K grid for a chunk of <= 16 rows in `tiles` tiles of `k_iters` K tiles each, on a
+// stream_k_shape() kernel (marlin_template.cuh marlin_body: blocks take even runs of (tile,
+// K tile) units across tile boundaries), or 0 to keep the split-K grid. Only when
+// MARLIN_STREAM_K asks for it (2: `per_sm` blocks per SM, the kernel's occupancy, at most 2;
+// 3: one per SM): on the H100 it was slower wherever tried (seventh session, 8192 x 28672 M = 1
+// GPTQ-4 g128 55.2 -> 58.3 us, GPTQ-8 83.1 -> 99.9; docs/performance.md), so the default never
+// takes it. `slot_bytes`: one split-K partial (a grid of G blocks needs tiles + G of them).
+int stream_k_blocks(int rows, int tiles, int k_iters, int per_sm, size_t slot_bytes, const DeviceInfo& dev);
 
 // Whether the 4-m-block wgmma kernel should take its 128-row mode (marlin_template.cuh W2) for a
 // chunk: `tiles` x `slices` blocks of 64-row tiles against `tiles_w` x `slices_w` of 128-row ones.

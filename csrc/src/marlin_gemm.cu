@@ -287,7 +287,18 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
       }
     }
 
-    const LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), tiles * slices, slices, sm.total, dev);
+    // stream-K (dispatch.h stream_k_blocks; only on request): even runs of (tile, K tile) units
+    // per block
+    int blocks = tiles * slices;
+    int sk = 0;
+    if (tune.stream_k >= 2 && !wide && stream_k_shape(key.threads, key.thread_m_blocks) && rows <= 16) {
+      const int bk = 16 * key.thread_k_blocks;
+      sk = stream_k_blocks(rows, tiles, (K + bk - 1) / bk, blocks_per_sm(fn, key.threads, sm.total),
+                           partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, g->use_fp32_reduce != 0), dev);
+      if (sk > 0) blocks = sk;
+    }
+    LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), blocks, sk > 0 ? 2 : slices, sm.total, dev);
+    if (sk > 0) plan.reduce_together = false;  // a tile's contributors finish at different times
     if (ensure_smem(device, fn, plan.smem)) return 1;
     KernelParams p = chunk_params(g, A, lda, C, rows);
     p.global_scale = g->global_scale;
@@ -296,7 +307,8 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     p.wide_m = wide;
     p.release_early = plan.release_early;
     p.reduce_together = plan.reduce_together;
-    e = launch_gemm(fn, tiles * slices, key.threads, stream, p, plan);
+    p.stream_k = sk > 0;
+    e = launch_gemm(fn, blocks, key.threads, stream, p, plan);
     if (e != cudaSuccess) return cuda_fail(e, "Marlin kernel launch");
 
     rest -= rows;

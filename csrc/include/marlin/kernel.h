@@ -31,6 +31,7 @@ struct KernelParams {
   int max_shared_mem;       // dynamic shared memory granted to the launch, in bytes
   bool release_early;       // let the next kernel in after the K loop (dispatch.h launch_plan)
   bool reduce_together;     // split-K: every block of a tile sums a share (dispatch.h launch_plan)
+  bool stream_k;            // blocks take even runs of (tile, K tile) units across tiles (marlin_template.cuh)
 };
 
 #define MARLIN_KERNEL_PARAMS const ::marlin::KernelParams params

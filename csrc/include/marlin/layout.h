@@ -51,6 +51,17 @@ constexpr MARLIN_HD bool wgmma_shape(int threads, bool m_block_size_8, int threa
 }
 constexpr int kWgmmaAlign = 1024;
 
+// Tile shapes whose kernels can run a stream-K grid (marlin_template.cuh marlin_body): the
+// 256-thread tiles of at most 2 m blocks, the ones that serve chunks of <= 16 rows (the 8-row
+// and 1-m-block (128,128,256) tiles, the 2-m-block wgmma tile). Only these carry the loop over
+// a block's segments. ptxas gives them more registers with it (the 8-row tile 64 -> 126, the
+// 2-m-block wgmma tile 156 -> 226), and even without stream-K they ran faster on the H100 (M = 1
+// 14336 x 4096 GPTQ-4 g128 17.0 -> 15.5 us, 8192 x 28672 NVFP4 67 -> 59; docs/performance.md);
+// in the other kernels the loop raised registers up to spills, so they do not carry it.
+constexpr MARLIN_HD bool stream_k_shape(int threads, int thread_m_blocks) {
+  return threads == 256 && thread_m_blocks <= 2;
+}
+
 struct SmemModel {
   int a_bytes, b_bytes, s_bytes, z_bytes, g_bytes, stage_bytes, red_bytes, total;
 };

@@ -87,10 +87,17 @@ __device__ __forceinline__ void copy_group_rows(int tid, uint32_t dst, const E* 
   });
 }
 
+// One block's piece of work on one tile: K tiles [it_begin, it_end) of tile `tile`, as
+// contributor `slice` of the tile's `slices`; its split-K partial goes to C_tmp slot slot0 +
+// slice (the tile's contributors have consecutive slots).
+struct Segment {
+  int tile, slices, slice, it_begin, it_end, slot0;
+};
+
 template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId s_type_id, int threads,
           int thread_m_blocks, int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages,
           int group_blocks, bool is_zp_float, bool W2 = false>
-__device__ __forceinline__ void marlin_body(const KernelParams& p) {
+__device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segment& sg) {
   using F = Float16Type<a_type_id>;
   using T = typename F::T;
   using T2 = typename F::T2;
@@ -178,20 +185,12 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 
   const int prob_m = p.prob_m, prob_n = p.prob_n, prob_k = p.prob_k;
   const int m_tiles = (prob_m + BM - 1) / BM;
-  const int n_tiles = prob_n / BN;
-  const int tiles = m_tiles * n_tiles;
-  const int slices = gridDim.x / tiles;
-  const int tile = blockIdx.x / slices;
-  const int slice = blockIdx.x % slices;
-  if (tile >= tiles) return;  // whole block: never happens with a host-computed grid
+  const int tile = sg.tile, slices = sg.slices, slice = sg.slice;
+  const int it_begin = sg.it_begin, it_end = sg.it_end;
   const int n_tile = tile / m_tiles;
   const int m_tile = tile % m_tiles;
   const int m_base = m_tile * BM;
   const int n_base = n_tile * BN;
-  const int k_iters = (prob_k + BK - 1) / BK;
-  const int iters_per_slice = (k_iters + slices - 1) / slices;
-  const int it_begin = min(k_iters, slice * iters_per_slice);
-  const int it_end = min(k_iters, it_begin + iters_per_slice);
   const int k16_total = prob_k / 16;
 
   const T* A = reinterpret_cast<const T*>(p.A);
@@ -713,7 +712,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     __shared__ int is_last;
     if (W2 || warp_k == 0) {
       if (p.use_fp32_reduce) {
-        float4* part = reinterpret_cast<float4*>(p.C_tmp + ((size_t)tile * slices + slice) * slot_floats);
+        float4* part = reinterpret_cast<float4*>(p.C_tmp + ((size_t)sg.slot0 + slice) * slot_floats);
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
@@ -721,7 +720,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             __stcg(part + frag_index(part_warp, mb, j), make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]));
       } else {
         // 16-bit partials (half the traffic, rounding at every slice)
-        uint2* part = reinterpret_cast<uint2*>(p.C_tmp) + ((size_t)tile * slices + slice) * slot_floats / 4;
+        uint2* part = reinterpret_cast<uint2*>(p.C_tmp) + ((size_t)sg.slot0 + slice) * slot_floats / 4;
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
@@ -751,10 +750,10 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
             const int sl = s0 + u;
             if (sl < slices) {
               if (p.use_fp32_reduce) {
-                v[u] = __ldcg(reinterpret_cast<const float4*>(p.C_tmp + ((size_t)tile * slices + sl) * slot_floats) + idx);
+                v[u] = __ldcg(reinterpret_cast<const float4*>(p.C_tmp + ((size_t)sg.slot0 + sl) * slot_floats) + idx);
               } else {
                 const uint2 h =
-                    __ldcg(reinterpret_cast<const uint2*>(p.C_tmp) + ((size_t)tile * slices + sl) * slot_floats / 4 + idx);
+                    __ldcg(reinterpret_cast<const uint2*>(p.C_tmp) + ((size_t)sg.slot0 + sl) * slot_floats / 4 + idx);
                 const float2 lo = F::to_floats(F::from_bits(h.x)), hi = F::to_floats(F::from_bits(h.y));
                 v[u] = make_float4(lo.x, lo.y, hi.x, hi.y);
               }
@@ -836,6 +835,64 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
 #pragma unroll
       for (int mb = 0; mb < MB; ++mb)
         store_frag(warp_n, mb, j, lane, make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]));
+  }
+}
+
+// The block's work: by default one segment, (tile, K slice) = divmod(blockIdx.x, slices) with
+// slices = gridDim.x / tiles and equal K slices. With p.stream_k (stream_k_shape() kernels, only
+// when MARLIN_STREAM_K asks: slower on the H100 so far, docs/performance.md), the (tile, K tile) units of
+// the whole GEMM are dealt out evenly to the gridDim.x blocks in order, so a block's run may
+// start inside one tile and end inside a later one: it works its segments one after another
+// (each with its own pipeline fill and split-K partial). That keeps every SM equally busy when
+// the tile count is not a multiple of the grid (8192 x 28672 at M <= 16: 224 or 112 tiles on
+// 132 SMs). The contributors of a tile are consecutive blocks; pair (tile t, block b) gets
+// partial slot t + b, unique because a later block never works on an earlier tile.
+template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId s_type_id, int threads,
+          int thread_m_blocks, int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages,
+          int group_blocks, bool is_zp_float, bool W2 = false>
+__device__ __forceinline__ void marlin_body(const KernelParams& p) {
+  constexpr int BM = m_block_size_8 ? 8 : (W2 ? 128 : 16 * thread_m_blocks);
+  constexpr bool SK = !W2 && stream_k_shape(threads, thread_m_blocks);  // else the host never asks
+  const int m_tiles = (p.prob_m + BM - 1) / BM;
+  const int tiles = m_tiles * (p.prob_n / (16 * thread_n_blocks));
+  const int k_iters = (p.prob_k + 16 * thread_k_blocks - 1) / (16 * thread_k_blocks);
+  Segment sg;
+  int u = 0, u_end = 0;  // stream-K: the block's units [u, u_end), unit = tile * k_iters + K tile
+  // stream-K: units per block q (the first r blocks take one more), and which block holds unit v
+  const int units = tiles * k_iters, q = units / gridDim.x, r = units % gridDim.x;
+  auto block_of = [&](int v) { return v < r * (q + 1) ? v / (q + 1) : r + (v - r * (q + 1)) / q; };
+  if (!SK || !p.stream_k) {
+    const int slices = gridDim.x / tiles;
+    const int tile = blockIdx.x / slices;
+    if (tile >= tiles) return;  // whole block: never happens with a host-computed grid
+    const int slice = blockIdx.x % slices;
+    const int iters_per_slice = (k_iters + slices - 1) / slices;
+    const int it_begin = min(k_iters, slice * iters_per_slice);
+    sg = Segment{tile, slices, slice, it_begin, min(k_iters, it_begin + iters_per_slice), tile * slices};
+    if constexpr (!SK) {
+      marlin_segment<a_type_id, b_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks,
+                     m_block_size_8, stages, group_blocks, is_zp_float, W2>(p, sg);
+      return;
+    }
+  } else {
+    const int b = blockIdx.x;
+    u = b * q + min(b, r);
+    u_end = u + q + (b < r ? 1 : 0);
+  }
+  if constexpr (SK) {
+  while (true) {
+    if (p.stream_k) {
+      if (u >= u_end) return;
+      const int tile = u / k_iters, t0 = tile * k_iters;
+      const int first = block_of(t0), last = block_of(t0 + k_iters - 1);
+      sg = Segment{tile, last - first + 1, int(blockIdx.x) - first, u - t0, min(u_end - t0, k_iters), tile + first};
+      u = t0 + k_iters;
+    }
+    marlin_segment<a_type_id, b_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks,
+                   m_block_size_8, stages, group_blocks, is_zp_float, W2>(p, sg);
+    if (!p.stream_k) return;
+    __syncthreads();  // the next segment refills the shared memory this one used last
+  }
   }
 }
 

@@ -297,8 +297,9 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
                            partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, g->use_fp32_reduce != 0), dev);
       if (sk > 0) blocks = sk;
     }
-    LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), blocks, sk > 0 ? 2 : slices, sm.total, dev);
-    if (sk > 0) plan.reduce_together = false;  // a tile's contributors finish at different times
+    // (stream-K passes no split to the plan: a tile's blocks finish at different times, so they
+    // do not share its sum)
+    const LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), blocks, sk > 0 ? 1 : slices, sm.total, dev);
     if (ensure_smem(device, fn, plan.smem)) return 1;
     KernelParams p = chunk_params(g, A, lda, C, rows);
     p.global_scale = g->global_scale;

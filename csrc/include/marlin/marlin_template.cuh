@@ -778,7 +778,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       }
     };
     // reduce_together (host: a one-wave grid; compiled only into the multi-m-block tiles, whose
-    // partials are big enough to gain, so the hot M <= 16 kernels keep their code): the tile is
+    // partials are big enough to gain, not into the 1-m-block and 8-row ones): the tile is
     // cut into `slices` shares, and every block that sees all partials in claims one and sums it,
     // instead of the last block summing the whole tile alone (that read 512 KB of partials, 64
     // rows x 256 columns x 8 slices, in ~10 us). The tile's counter word holds the arrivals (bits

@@ -140,9 +140,9 @@ def activations(m: int, k: int, dtype: torch.dtype, seed: int = 1) -> torch.Tens
     return torch.randn(m, k, generator=g, device="cuda", dtype=torch.float32).to(dtype)
 
 
-def check(p: Packed, m: int, bias: bool = False, repeat: bool = True, **kw) -> float:
-    """Poison, run, compare with A @ w_ref in fp32, run again and compare bitwise. Returns the
-    relative error; raises AssertionError on failure."""
+def _checked_run(p: Packed, m: int, bias: bool = False, **kw):
+    """Poison, run, compare with A @ w_ref in fp32. Returns (a, bias vector, output, relative
+    error); raises AssertionError on failure."""
     dt = DT[p.scheme.dtype]
     a = activations(m, p.k, dt, seed=m)
     bvec = (torch.randn(p.n, device="cuda") * 0.5).to(dt) if bias else None
@@ -155,9 +155,26 @@ def check(p: Packed, m: int, bias: bool = False, repeat: bool = True, **kw) -> f
     assert not torch.isnan(c).any(), f"{int(torch.isnan(c).sum())} output elements never written"
     err = ((c.float() - ref).norm() / ref.norm()).item()
     assert err < TOL[p.scheme.dtype], f"relative error {err:.3g} >= {TOL[p.scheme.dtype]}"
+    return a, bvec, c, err
+
+
+def check(p: Packed, m: int, bias: bool = False, repeat: bool = True, **kw) -> float:
+    """Poison, run, compare with A @ w_ref in fp32, run again and compare bitwise. Returns the
+    relative error; raises AssertionError on failure."""
+    a, bvec, c, err = _checked_run(p, m, bias, **kw)
     if repeat:
         c2 = torch.full_like(c, float("nan"))
         run_gemm(p, a, c2, bias=bvec, **kw)
         torch.cuda.synchronize()
         assert torch.equal(c.view(torch.int16), c2.view(torch.int16)), "two runs differ"
     return err
+
+
+def run_case(scheme: str, m: int, n: int, k: int, kw: dict) -> torch.Tensor:
+    """The output (on the CPU) of one case given as ("name/dtype/group", m, n, k, run_gemm
+    overrides), with fixed seeds, checked as in `check` (without the second run)."""
+    name, dtype, group = scheme.split("/")
+    try:
+        return _checked_run(make(Scheme(name, dtype, int(group)), n, k), m, **kw)[2].cpu()
+    except AssertionError as e:
+        raise AssertionError(f"{scheme} {m}x{n}x{k} {kw}: {e}") from None

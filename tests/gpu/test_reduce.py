@@ -22,10 +22,10 @@ from cases import TOL, Scheme, activations, make, run_gemm
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (scheme, m, n, k, run_gemm overrides): on the H100 each is a one-wave split-K grid of a
-# multi-m-block tile: 4 m-blocks (wgmma, 16 tiles x 8 slices), 2 m-blocks, 3 m-blocks, 2 M tiles of
-# 4 m-blocks (4 slices), the 128-row wide mode (14336 x 4096 at M = 256: 32 tiles x 4 slices), the
-# mma.sync (64,128,128) tile, bf16, 8-bit weights, per-channel scales
+# (scheme, m, n, k, run_gemm overrides), run by cases.run_case. On the H100 each is a one-wave
+# split-K grid of a multi-m-block tile: 4 m-blocks (wgmma, 16 tiles x 8 slices), 2 m-blocks, 3
+# m-blocks, 2 M tiles of 4 m-blocks (4 slices), the 128-row wide mode (14336 x 4096 at M = 256: 32
+# tiles x 4 slices), the mma.sync (64,128,128) tile, bf16, 8-bit weights, per-channel scales
 CASES = [
     ("gptq4/fp16/128", 64, 4096, 4096, {}),
     ("gptq4/fp16/128", 32, 4096, 4096, {}),
@@ -41,24 +41,10 @@ CASES = [
 _RUN_CASES = r"""
 import sys, torch
 sys.path.insert(0, sys.argv[1])
-from test_reduce import CASES, run_case
+from cases import run_case
+from test_reduce import CASES
 torch.save([run_case(*c) for c in CASES], sys.argv[2])
 """
-
-
-def run_case(scheme: str, m: int, n: int, k: int, kw: dict) -> torch.Tensor:
-    """The output of one case (fixed seeds), checked against A @ dequant(B) in fp32."""
-    name, dtype, group = scheme.split("/")
-    p = make(Scheme(name, dtype, int(group)), n, k)
-    dt = torch.float16 if dtype == "fp16" else torch.bfloat16
-    a = activations(m, k, dt, seed=m)
-    c = torch.full((m, n), float("nan"), dtype=dt, device="cuda")
-    run_gemm(p, a, c, **kw)
-    torch.cuda.synchronize()
-    ref = a.float() @ p.w_ref
-    err = ((c.float() - ref).norm() / ref.norm()).item()
-    assert not torch.isnan(c).any() and err < TOL[dtype], f"{scheme} {m}x{n}x{k} {kw}: relative error {err:.3g}"
-    return c.cpu()
 
 
 def _outputs(tmp_path, together: str) -> list[torch.Tensor]:

@@ -14,7 +14,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# (scheme, m, n, k, run_gemm overrides), read by test_reduce.run_case
+# (scheme, m, n, k, run_gemm overrides), run by cases.run_case
 CASES = [
     ("gptq4/fp16/128", 1, 28672, 2048, {}),
     ("gptq4/fp16/128", 8, 4096, 4096, {}),
@@ -30,7 +30,7 @@ CASES = [
 _RUN = r"""
 import sys
 sys.path.insert(0, sys.argv[1])
-from test_reduce import run_case
+from cases import run_case
 from test_stream_k import CASES
 for c in CASES:
     run_case(*c)

@@ -291,7 +291,8 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // per block
     int blocks = tiles * slices;
     int sk = 0;
-    if (tune.stream_k >= 2 && !wide && stream_k_shape(key.threads, key.thread_m_blocks) && rows <= 16) {
+    // (the knob is looked at here too only to spare the occupancy query when stream-K is off)
+    if (tune.stream_k >= 2 && !wide && stream_k_shape(key.threads, key.thread_m_blocks)) {
       const int bk = 16 * key.thread_k_blocks;
       sk = stream_k_blocks(rows, tiles, (K + bk - 1) / bk, blocks_per_sm(fn, key.threads, sm.total),
                            partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, g->use_fp32_reduce != 0), dev);

@@ -138,3 +138,32 @@ def test_streams_use_separate_workspaces():
         for o in outs[name]:
             assert torch.equal(o, ref)
     assert ops.workspace(x.device, s1.cuda_stream).data_ptr() != ops.workspace(x.device, s2.cuda_stream).data_ptr()
+
+
+# The 8-row tile scales each group's fp32 sums once and gives the MMA raw codes, magic + q
+# (marlin_template.cuh FOLD / RAW): its sums pass through (magic + bias) x sum(a) before they
+# cancel, the most where the activations share a large offset. There it must still be at least
+# as exact as the tiles that dequantize and scale every weight in 16 bits.
+@pytest.mark.parametrize(
+    "scheme",
+    [Scheme("gptq4", "fp16", 128), Scheme("gptq4", "bf16", 32), Scheme("gptq8", "fp16", 64),
+     Scheme("gptq8", "bf16", 128)],
+    ids=lambda s: s.id,
+)
+def test_folded_scales_with_offset_activations(scheme):
+    import cases
+
+    p = make(scheme, 512, 2048, seed=5)
+    dt = cases.DT[scheme.dtype]
+    g = torch.Generator(device="cuda").manual_seed(7)
+    a = (8 + torch.randn(16, p.k, generator=g, device="cuda")).to(dt)  # mean 8
+    ref = a[:8].float() @ p.w_ref
+
+    def error_of_first_8_rows(m):  # m = 8: the 8-row tile; 16: a 16-row one
+        c = torch.full((m, p.n), float("nan"), dtype=dt, device="cuda")
+        cases.run_gemm(p, a[:m], c)
+        torch.cuda.synchronize()
+        return ((c[:8].float() - ref).norm() / ref.norm()).item()
+
+    folded, scaled = error_of_first_8_rows(8), error_of_first_8_rows(16)
+    assert folded <= scaled, f"8-row tile {folded:.3g} > 16-row tile {scaled:.3g}"

@@ -126,6 +126,46 @@ __device__ __forceinline__ void dequant_8bit(uint32_t w0, uint32_t w1, int bias,
   }
 }
 
+// ---- raw integer codes (the folded group scales of marlin_template.cuh, FOLD / RAW) ---------
+//
+// The code placed under a magic exponent and nothing else: an exact 16-bit float magic + q that
+// the MMA takes as it is. The kernel starts each group's sums at -(magic + bias) x the
+// activations (one MMA with the constant weights of raw_offset), so they come out as
+// sum a (q - bias) with no float op on any weight, and scales them once per group in fp32.
+// The sums pass through magnitudes of (magic + bias) x sum |a| before they cancel, so the magic
+// is kept small: 4-bit codes are shifted to the top of the mantissa, 16 + q (fp16: bits 6..9
+// under exponent 16, 0x4c00; bf16: bits 3..6, 0x4180), offset 24 for GPTQ's bias 8, against 1032
+// with the code at bit 0. 8-bit codes (fp16 only) sit at bit 0 under 1024 (one prmt per pair):
+// 1024 + q, offset 1152 against codes of magnitude up to 128. (bf16 has no magic for 8 bits:
+// dequant_8bit's exact q - bias.)
+template <bool bf16>
+__device__ __forceinline__ void dequant_4bit_raw(uint32_t x, uint32_t (&f)[2][2]) {
+  // nibble pairs (0,4), (1,5), (2,6), (3,7) = fragment registers f[0][0], f[0][1], f[1][0], f[1][1]
+  constexpr uint32_t mask = bf16 ? 0x00780078u : 0x03c003c0u, magic = bf16 ? 0x41804180u : 0x4c004c00u;
+  constexpr int top = bf16 ? 3 : 6;  // the nibble's lowest bit in each half
+  f[0][0] = and_or(x << top, mask, magic);
+  f[0][1] = and_or(top >= 4 ? x << (top - 4) : x >> (4 - top), mask, magic);
+  f[1][0] = and_or(x >> (8 - top), mask, magic);
+  f[1][1] = and_or(x >> (12 - top), mask, magic);
+}
+
+__device__ __forceinline__ void dequant_8bit_raw(uint32_t w0, uint32_t w1, uint32_t (&f)[2][2]) {
+  const uint32_t ex = 0x64646464;
+  f[0][0] = ptx::prmt(w0, ex, 0x4140);
+  f[0][1] = ptx::prmt(w0, ex, 0x4342);
+  f[1][0] = ptx::prmt(w1, ex, 0x4140);
+  f[1][1] = ptx::prmt(w1, ex, 0x4342);
+}
+
+// -(magic + bias) of the raw codes as a 16-bit float pair, exact: fp16 16 + b has ulp 1/64
+// (bits 0x4c00 + 64 b, b < 16), bf16 16 + b ulp 1/8 (0x4180 + 8 b), fp16 1024 + b ulp 1.
+template <bool bf16, int bits>
+constexpr uint32_t raw_offset(int bias) {
+  static_assert(bits == 4 || !bf16, "no raw 8-bit bf16 codes");
+  const uint32_t h = bits == 8 ? 0xe400u + bias : (bf16 ? 0xc180u + 8u * bias : 0xcc00u + 64u * bias);
+  return h * 0x10001u;
+}
+
 // ---- floating-point weights (FP8 e4m3fn, FP4 e2m1) and their byte scales ---------------
 //
 // Exponent-bias trick: the sign bit is kept in place and the exponent+mantissa bits are

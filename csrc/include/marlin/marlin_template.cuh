@@ -346,6 +346,18 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   // AWQ-4 g128 2-10% faster, docs/performance.md).
   constexpr bool ZP_ONCE = int_zp && (SROWS == 1 || (group_blocks > 0 && group_blocks % KSUB == 0));
 
+  // The 8-row tile with group scales on integer codes (FOLD): a warp's sub-tiles of a stage lie
+  // in one group, so the group's scales multiply the lane's 16 fp32 sums of the stage once,
+  // instead of its 64 dequantized weights each. The codes then go into the MMA raw (RAW,
+  // dequant.cuh): the stage's sums start at -(magic + bias) x the activations, an MMA with
+  // constant weights, so no float op touches a weight. (Not with zero points, whose offsets
+  // differ per column, nor FP weights, whose exponent-shifted values scales keep out of the
+  // subnormal range before the MMA; the other tiles hold too many sums per weight to gain.)
+  constexpr bool FOLD = TR && !has_zp && !b_fp && !WeightFormat<b_type_id>::defined && group_blocks > 0 &&
+                        group_blocks % KSUB == 0;
+  constexpr bool RAW = FOLD && (bits == 4 || !bf16);
+  static_assert(!FOLD || !s_byte, "FOLD takes 16-bit scales");
+
   // ---- shared -> registers -> tensor cores for ring slot `st`. All sub-tiles' registers are
   // loaded first so that their latency overlaps the MMAs.
   auto compute = [&](int st) {
@@ -430,6 +442,25 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       }
 
     }
+    // FOLD: the stage's unscaled sums per 16-column block, started at the raw codes' offset
+    // times the activations (the same for every column: rows 2t, 2t+1 of the lane)
+    float fold[FOLD ? 4 : 1][4];
+    if constexpr (FOLD) {
+      float start[4] = {0.f, 0.f, 0.f, 0.f};
+      if constexpr (RAW) {
+        constexpr uint32_t off = raw_offset<bf16, bits>(fixed_bias);
+        const uint32_t wo[4] = {off, off, off, off};
+#pragma unroll
+        for (int kk = 0; kk < KSUB; ++kk) {
+          const uint32_t xb[2] = {frs[kk].fa[0][0], frs[kk].fa[0][1]};
+          ptx::mma_16816<bf16>(wo, xb, start);
+        }
+      }
+#pragma unroll
+      for (int w = 0; w < 4; ++w)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) fold[w][e] = start[e];
+    }
     // Sub-tiles past K (a partial last K tile) run on their zero-filled copies: A is zero there,
     // so they add exact zeros. (Skipping them with a branch kept ptxas from issuing the next
     // sub-tile's shared loads before it.)
@@ -452,9 +483,13 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
             dequant_4bit<bf16>(fr.bq[w], zc[w], fb);
           } else if constexpr (int_zp) {
             dequant_4bit<bf16>(fr.bq[w], bias4<bf16>(fr.zi[2 * w], fr.zi[2 * w + 1]), fb);
+          } else if constexpr (RAW) {
+            dequant_4bit_raw<bf16>(fr.bq[w], fb);
           } else {
             dequant_4bit<bf16>(fr.bq[w], bias4<bf16>(fixed_bias, fixed_bias), fb);
           }
+        } else if constexpr (RAW) {
+          dequant_8bit_raw(fr.bq[2 * w], fr.bq[2 * w + 1], fb);
         } else {
           dequant_8bit<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fixed_bias, fb);
         }
@@ -465,8 +500,8 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
             const T2 s2 = F::from_bits(byte_scale_pair<s_type_id, bf16>(fr.sbyte[w / 2], (2 * w + j) % 4));
 #pragma unroll
             for (int h = 0; h < 2; ++h) fb[j][h] = bits_of(__hmul2(F::from_bits(fb[j][h]), s2));
-          } else if constexpr (SCALE_AFTER) {
-            // per channel: the accumulators are scaled after the K loop
+          } else if constexpr (SCALE_AFTER || FOLD) {
+            // per channel: the accumulators are scaled after the K loop; FOLD: after the stage
           } else if constexpr (group_blocks != 0) {
             const T2 s2 = T2{fr.sv[2 * w + j], fr.sv[2 * w + j]};
             if constexpr (is_zp_float) {
@@ -497,7 +532,11 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
         } else if constexpr (TR) {
           const uint32_t wa[4] = {fb[0][0], fb[1][0], fb[0][1], fb[1][1]};
           const uint32_t xb[2] = {fr.fa[0][0], fr.fa[0][1]};
-          ptx::mma_16816<bf16>(wa, xb, acc[0][w]);
+          if constexpr (FOLD) {
+            ptx::mma_16816<bf16>(wa, xb, fold[w]);
+          } else {
+            ptx::mma_16816<bf16>(wa, xb, acc[0][w]);
+          }
         } else {
 #pragma unroll
           for (int mb = 0; mb < MB; ++mb) {
@@ -528,6 +567,18 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
         // registers (written next by the following sub-tile) and its ring slot (refilled at the
         // next stage's fetch: AHEAD)
         ptx::wgmma_wait<1>();
+      }
+    }
+    // FOLD: the group's scales of the lane's columns g + 16 w (floats 0, 1: activation rows 2t,
+    // 2t + 1) and g + 16 w + 8 (floats 2, 3), all sub-tiles' group (the first one's row)
+    if constexpr (FOLD) {
+#pragma unroll
+      for (int w = 0; w < 4; ++w) {
+        const float2 sc = F::to_floats(T2{frs[0].sv[2 * w], frs[0].sv[2 * w + 1]});
+        acc[0][w][0] = fmaf(sc.x, fold[w][0], acc[0][w][0]);
+        acc[0][w][1] = fmaf(sc.x, fold[w][1], acc[0][w][1]);
+        acc[0][w][2] = fmaf(sc.y, fold[w][2], acc[0][w][2]);
+        acc[0][w][3] = fmaf(sc.y, fold[w][3], acc[0][w][3]);
       }
     }
   };

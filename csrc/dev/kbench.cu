@@ -222,7 +222,7 @@ constexpr int kMaxM = 1024;
 
 // Usage: kbench [SHAPE_INDEX|-1 [VARIANT_SUBSTRING [SLICES]]]
 int main(int argc, char** argv) {
-  const int shapes[][2] = {{4096, 4096}, {14336, 4096}, {8192, 28672}};  // (K, N)
+  const int shapes[][2] = {{4096, 4096}, {14336, 4096}, {8192, 28672}, {4096, 14336}};  // (K, N)
   const int only_shape = argc > 1 ? std::atoi(argv[1]) : -1;
   if (argc > 2) g_only = argv[2];
   if (argc > 3) g_slices = std::atoi(argv[3]);
@@ -232,7 +232,7 @@ int main(int argc, char** argv) {
   CK(cudaGetDeviceProperties(&prop, dev));
   std::printf("device %s, %d SMs\n", prop.name, prop.multiProcessorCount);
   std::printf("| variant | K | N | M | sl | blocks | regs | occ | us | TB/s |\n|---|---|---|---|---|---|---|---|---|---|\n");
-  for (int si = 0; si < 3; ++si) {
+  for (int si = 0; si < 4; ++si) {
     if (only_shape >= 0 && si != only_shape) continue;
     const int K = shapes[si][0], N = shapes[si][1];
     const size_t wbytes = size_t(K) * N / 2;
@@ -273,9 +273,13 @@ int main(int argc, char** argv) {
           run_marlin<128, 1, 4, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x64x128 s4");
           run_marlin<128, 1, 4, 8, true, 8>(buf, M, N, K, ncopies, sl, "m8 128x64x128 s8");
           run_marlin<128, 1, 8, 4, true, 4>(buf, M, N, K, ncopies, sl, "m8 64x128x128 s4");
+          // the wgmma tiles (sm_90a) with one and two m blocks, most of their rows empty
+          run_marlin<256, 1, 16, 4, false, 4>(buf, M, N, K, ncopies, sl, "mb1 64x256x256 s4");
+          run_marlin<256, 2, 16, 4, false, 4>(buf, M, N, K, ncopies, sl, "mb2 64x256x256 s4");
         } else {
           run_marlin<256, 1, 8, 8, false, 4>(buf, M, N, K, ncopies, sl, "mb1 128x128x256 s4");
           run_marlin<256, 1, 16, 4, false, 4>(buf, M, N, K, ncopies, sl, "mb1 64x256x256 s4");
+          run_marlin<256, 2, 16, 4, false, 4>(buf, M, N, K, ncopies, sl, "mb2 64x256x256 s4");
           run_marlin<256, 1, 8, 8, false, 8>(buf, M, N, K, ncopies, sl, "mb1 128x128x256 s8");
           run_marlin<128, 1, 4, 8, false, 4>(buf, M, N, K, ncopies, sl, "mb1 128x64x128 s4");
         }

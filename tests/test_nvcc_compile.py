@@ -125,3 +125,33 @@ def test_wgmma_kernels_keep_their_wgmmas_asynchronous(tmp_path):
     assert log.count("Compiling entry function") == 4, log[-3000:]
     serialized = [line for line in log.splitlines() if "C7515" in line]
     assert not serialized, "\n".join(serialized)
+
+
+class Fp8EightRows:
+    """FP8 e4m3 weights, group 128, fp16 and bf16 activations: the 8-row tile only."""
+
+    @hookimpl
+    def marlin_quant_configs(self):
+        return [QuantConfig("t-fp8", "kFE4M3fn", ("kFloat16", "kBFloat16"), (8,), m_blocks=(0.5,),
+                            thread_configs=(ThreadConfig(128, 128, 256),))]
+
+
+@pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
+def test_fp8_weights_take_the_hardware_conversion_from_sm89(tmp_path):
+    """With fp16 activations, FP8 weights are converted by `cvt.rn.f16x2.e4m3x2` where the arch
+    has it (8.9 and up: dequant.cuh dequant_fp8_cvt) and by the bit trick before; bf16 always takes
+    the bit trick (the instruction gives fp16)."""
+    plan = api.make_plan("8.0", loaded=api.load(extra=[("f8", Fp8EightRows())], entry_points=False))
+    out = tmp_path / "gen"
+    write_outputs(out, emit(plan))
+    found = {}
+    for src in sorted(out.glob("*.cu")):
+        for arch in ("compute_80", "compute_89", "compute_90a"):
+            ptx = tmp_path / f"{src.stem}.{arch}.ptx"
+            proc = subprocess.run([NVCC, *NVCC_FLAGS, f"--gpu-architecture={arch}", "-ptx", f"-I{INCLUDE}",
+                                   f"-I{out}", str(src), "-o", str(ptx)], capture_output=True, text=True, timeout=900)
+            assert proc.returncode == 0, proc.stderr[-3000:]
+            found[("bf16" if "bfloat16" in src.name else "fp16", arch)] = ptx.read_text().count("e4m3x2")
+    assert found[("fp16", "compute_89")] > 0 and found[("fp16", "compute_90a")] > 0, found
+    assert found[("fp16", "compute_80")] == 0, found
+    assert all(found[("bf16", a)] == 0 for a in ("compute_80", "compute_89", "compute_90a")), found

@@ -185,7 +185,35 @@ __device__ __forceinline__ uint32_t fp8_pair_hi_bytes(uint32_t u) {
   return (u & 0x80008000u) | ((u & 0x7f007f00u) >> sh);
 }
 
+// sm_89+ has a hardware conversion of an e4m3 pair to an fp16 pair (cvt.rn.f16x2.e4m3x2, one
+// instruction where the exponent-bias trick takes four). It gives the exact value, without the
+// trick's 2^-8, so the kernel divides the prepared scales by 2^8 again (exact: FP8_CVT in
+// marlin_template.cuh); the products, and so the results, are the same bits.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 890
+#define MARLIN_HAS_FP8_CVT 1
+#else
+#define MARLIN_HAS_FP8_CVT 0
+#endif
+
+// the two e4m3 pairs of a word (bytes 0, 1 and bytes 2, 3; the lower byte to the lower half)
+// -> two fp16 pairs
+__device__ __forceinline__ void fp8_word_to_half2s(uint32_t w, uint32_t& lo, uint32_t& hi) {
+#if MARLIN_HAS_FP8_CVT
+  asm("{\n.reg .b16 l, h;\nmov.b32 {l, h}, %2;\ncvt.rn.f16x2.e4m3x2 %0, l;\ncvt.rn.f16x2.e4m3x2 %1, h;\n}"
+      : "=r"(lo), "=r"(hi)
+      : "r"(w));
+#else
+  lo = hi = 0u;
+#endif
+}
+
 // 8-bit tile layout (natural byte order): w0 = [v0,v1,v2,v3] (column c), w1 = [v4..v7] (c+8)
+__device__ __forceinline__ void dequant_fp8_cvt(uint32_t w0, uint32_t w1, uint32_t (&f)[2][2]) {
+  fp8_word_to_half2s(w0, f[0][0], f[0][1]);
+  fp8_word_to_half2s(w1, f[1][0], f[1][1]);
+}
+
+// (the same layout, any arch: the exponent-bias trick)
 template <bool bf16>
 __device__ __forceinline__ void dequant_fp8(uint32_t w0, uint32_t w1, uint32_t (&f)[2][2]) {
   // prmt 0x1000 puts bytes 0 / 1 at bits 8..15 / 24..31; 0x3020 does so for bytes 2 / 3

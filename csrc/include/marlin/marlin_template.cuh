@@ -117,6 +117,10 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   // points: HQQ's float ones are applied as q * s - z * s, and with AWQ's ptxas 13.0 serialized
   // the wgmma kernel's wgmmas (C7515; it did not for GPTQ / FP8).
   constexpr bool SCALE_AFTER = group_blocks == -1 && !has_zp && !s_byte;
+  // FP8 weights with fp16 activations on sm_89+: the hardware conversion (dequant.cuh
+  // dequant_fp8_cvt), which leaves out the 2^-8 that the host folded into the scales as 2^8;
+  // the scales are divided by 2^8 again where they are read (exact, so the same products)
+  constexpr bool FP8_CVT = MARLIN_HAS_FP8_CVT && b_type_id == type_id::kFE4M3fn && !bf16;
   constexpr int MB = thread_m_blocks;
   constexpr int BM = m_block_size_8 ? 8 : (W2 ? 128 : 16 * MB);  // staged A rows
   constexpr int BN = 16 * thread_n_blocks;
@@ -408,7 +412,14 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
           fr.sbyte[0] = s2b.x;
           fr.sbyte[1] = s2b.y;
         } else if constexpr (!SCALE_AFTER) {
-          const int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + s_col);
+          int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + s_col);
+          if constexpr (FP8_CVT) {
+            const half2 k = __half2half2(__ushort_as_half(0x1c00));  // 2^-8
+            s4.x = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.x)), k)));
+            s4.y = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.y)), k)));
+            s4.z = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.z)), k)));
+            s4.w = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.w)), k)));
+          }
           const T* sp = reinterpret_cast<const T*>(&s4);
 #pragma unroll
           for (int j = 0; j < 8; ++j) fr.sv[j] = sp[j];
@@ -476,6 +487,8 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
           WeightFormat<b_type_id>::template dequant<bf16>(fr.bq[w], fb);
         } else if constexpr (b_fp && bits == 4) {
           dequant_fp4<bf16>(fr.bq[w], fb);
+        } else if constexpr (FP8_CVT) {
+          dequant_fp8_cvt(fr.bq[2 * w], fr.bq[2 * w + 1], fb);
         } else if constexpr (b_fp) {
           dequant_fp8<bf16>(fr.bq[2 * w], fr.bq[2 * w + 1], fb);
         } else if constexpr (bits == 4) {
@@ -686,6 +699,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   // column chunk + i + 8 j is at chunk + 8 i + j, so columns c and c + 8 are neighbours)
   if constexpr (SCALE_AFTER) {
     auto scale_at = [&](int col) { return S + (col & ~63) + 8 * (col % 8) + (col % 64) / 8; };
+    constexpr float unfold = FP8_CVT ? 1.f / 256 : 1.f;  // FP8_CVT: the host's 2^8, exactly
     if (W2 || warp_k == 0) {
 #pragma unroll
       for (int mb = 0; mb < MB; ++mb)
@@ -694,13 +708,17 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
           const FragAt at = W2 ? frag_at(warp_n, wg, mb * NJ + j, lane) : frag_at(warp_n, mb, j, lane);
           if constexpr (TR || WG) {
             // at.col % 16 < 8: columns col, col + 8 in one 4-byte load
-            const float2 sc = F::to_floats(*reinterpret_cast<const T2*>(scale_at(at.col)));
+            float2 sc = F::to_floats(*reinterpret_cast<const T2*>(scale_at(at.col)));
+            sc.x *= unfold;
+            sc.y *= unfold;
             acc[mb][j][0] *= sc.x;
             acc[mb][j][1] *= sc.x;
             acc[mb][j][2] *= sc.y;
             acc[mb][j][3] *= sc.y;
           } else {
-            const float2 sc = F::to_floats(T2{*scale_at(at.col), *scale_at(at.col + 1)});  // col, col + 1
+            float2 sc = F::to_floats(T2{*scale_at(at.col), *scale_at(at.col + 1)});  // col, col + 1
+            sc.x *= unfold;
+            sc.y *= unfold;
             acc[mb][j][0] *= sc.x;
             acc[mb][j][1] *= sc.y;
             acc[mb][j][2] *= sc.x;

@@ -415,10 +415,9 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
           int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + s_col);
           if constexpr (FP8_CVT) {
             const half2 k = __half2half2(__ushort_as_half(0x1c00));  // 2^-8
-            s4.x = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.x)), k)));
-            s4.y = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.y)), k)));
-            s4.z = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.z)), k)));
-            s4.w = int(bits_of(__hmul2(F::from_bits(uint32_t(s4.w)), k)));
+            uint32_t* pairs = reinterpret_cast<uint32_t*>(&s4);
+#pragma unroll
+            for (int i = 0; i < 4; ++i) pairs[i] = bits_of(__hmul2(F::from_bits(pairs[i]), k));
           }
           const T* sp = reinterpret_cast<const T*>(&s4);
 #pragma unroll

@@ -22,6 +22,12 @@
 
 #include "marlin/marlin_template.cuh"
 
+#ifdef KBENCH_OLD_HEADERS  // A/B builds against headers from before stream_k_smem (layout.h)
+namespace marlin {
+constexpr int stream_k_smem(const SmemModel& m) { return m.total; }
+}  // namespace marlin
+#endif
+
 using namespace marlin;
 
 #define CK(x)                                                                                   \
@@ -76,6 +82,54 @@ __global__ void __launch_bounds__(threads) stream_b(const int4* B, int N, int K,
   if (acc == 0x12345678) out[0] = acc;
 }
 
+// The same stream over a stream-K split: the (tile, K tile) units, tile-major, dealt out evenly to
+// gridDim.x blocks, so a block's run crosses tile boundaries and the blocks read at staggered K
+// positions. drain: empty the ring and refill it at each tile boundary (what a block running
+// its segments one after another does); else the ring runs on across the boundary.
+template <int threads, int BN, int BK, int stages, bool drain>
+__global__ void __launch_bounds__(threads) stream_b_sk(const int4* B, int N, int K, int* out) {
+  extern __shared__ int4 sm[];
+  constexpr int TW4 = 128 / 4;
+  constexpr int NT = BN / 64;
+  constexpr int CH = BK / 16 * NT * TW4;
+  const int n_tiles = N / BN, k_iters = K / BK;
+  const int units = n_tiles * k_iters, q = units / gridDim.x, r = units % gridDim.x;
+  const int b = blockIdx.x;
+  const int u0 = b * q + min(b, r), u1 = u0 + q + (b < r ? 1 : 0);
+  auto fetch = [&](int u, int st) {
+    const int tile = u / k_iters, it = u % k_iters;
+#pragma unroll
+    for (int c = threadIdx.x; c < CH; c += threads) {
+      const int kr = it * (BK / 16) + c / (NT * TW4);
+      const int t = (c / TW4) % NT, w = c % TW4;
+      ptx::cp_async16(sm + st * CH + c, B + ((size_t)kr * (N / 64) + tile * NT + t) * TW4 + w, true);
+    }
+  };
+  int acc = 0;
+  int seg0 = u0;
+  while (seg0 < u1) {
+    const int seg1 = drain ? min(u1, (seg0 / k_iters + 1) * k_iters) : u1;
+    for (int s = 0; s < stages - 1; ++s) {
+      if (seg0 + s < seg1) fetch(seg0 + s, s);
+      ptx::cp_async_commit();
+    }
+    int st = 0;
+    for (int u = seg0; u < seg1; ++u) {
+      ptx::cp_async_wait<stages - 2>();
+      __syncthreads();
+      const int nxt = u + stages - 1;
+      if (nxt < seg1) fetch(nxt, (st + stages - 1) % stages);
+      ptx::cp_async_commit();
+      acc ^= reinterpret_cast<const int*>(sm + st * CH)[threadIdx.x];
+      st = (st + 1) % stages;
+    }
+    ptx::cp_async_wait<0>();
+    __syncthreads();
+    seg0 = seg1;
+  }
+  if (acc == 0x12345678) out[0] = acc;
+}
+
 // A hash of (index, seed): the pseudo-random source of both fills below.
 __device__ __forceinline__ uint32_t hash_index(size_t i, uint32_t seed) {
   uint32_t x = uint32_t(i) * 2654435761u ^ seed;
@@ -106,6 +160,9 @@ static float time_launches(int reps, const std::vector<int>& order, void (*launc
   CK(cudaEventCreate(&b));
   for (int i = 0; i < 3; ++i) launch(order[i % order.size()], ctx);
   std::vector<float> ts;
+  // KB_REPS=n: n times as many launches per batch (sustained load, e.g. to watch clocks and power)
+  static const int rep_mult = std::getenv("KB_REPS") ? std::max(1, std::atoi(std::getenv("KB_REPS"))) : 1;
+  reps *= rep_mult;
   for (int r = 0; r < 7; ++r) {
     CK(cudaEventRecord(a));
     for (int i = 0; i < reps; ++i) launch(order[i % order.size()], ctx);
@@ -134,6 +191,7 @@ struct Case {
   int threads;
   void (*sfn)(const int4*, int, int, int*);
   bool wide;
+  bool sk;  // stream-K grid (KernelParams::stream_k)
 };
 
 static void launch_marlin(int copy, void* ctx) {
@@ -153,6 +211,7 @@ static void launch_marlin(int copy, void* ctx) {
   p.use_fp32_reduce = true;
   p.max_shared_mem = c.smem;
   p.wide_m = c.wide;
+  p.stream_k = c.sk;
   c.fn<<<c.grid, c.threads, c.smem>>>(p);
 }
 
@@ -167,6 +226,10 @@ static int g_slices = 0;               // argv[3]: only this split factor
 template <int threads, int tmb, int tnb, int tkb, bool m8, int stages>
 static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slices, const char* name,
                        bool wide = false) {
+  if (g_slices <= -100) {  // an exact stream-K grid: once per variant, in place of split factor 1
+    if (slices != 1) return;
+    slices = g_slices;
+  }
   if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
   constexpr int gb = 8;  // group 128
   auto fn = &Marlin<type_id::kFloat16, type_id::kU4B8, type_id::kFloat16, type_id::kFloat16, threads, tmb, tnb, tkb,
@@ -177,19 +240,22 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
   CK(cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)));
   const bool wg = wgmma_shape(threads, m8, tnb, tkb) && fa.binaryVersion == 90;
   const SmemModel s = smem_model(4, threads, tmb, m8, tnb, tkb, stages, gb, false, false, wg);
-  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, s.total));
+  const int smem = slices < 0 ? stream_k_smem(s) : s.total;  // stream-K: the reduction buffer after the ring
+  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int occ = 0;
-  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, s.total));
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));
   if (wide && !(wg && tmb == 4)) return;  // 128-row tiles: the sm_90a 4-m-block kernel only
   const int BM = m8 ? 8 : 16 * (wide ? 8 : tmb);
   const int tiles = (M + BM - 1) / BM * (N / (16 * tnb));
   // slices > 0: grid = tiles * slices; slices < 0: grid = -slices blocks per SM (stream-K)
   int sms;
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  const int grid = slices > 0 ? tiles * slices : -slices * sms;
+  // slices <= -100: a stream-K grid of exactly -slices blocks
+  const int grid = slices > 0 ? tiles * slices : (slices <= -100 ? -slices : -slices * sms);
   const int sl = slices;
   if (size_t(2) * grid * partial_floats(wide ? 8 : tmb, tnb) * 4 > (size_t(256) << 20)) return;
-  Case c{&buf, M, N, K, grid, s.total, fn, threads, nullptr, wide};
+  if (slices < 0 && !stream_k_shape(threads, tmb)) return;
+  Case c{&buf, M, N, K, grid, smem, fn, threads, nullptr, wide, slices < 0};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_marlin, &c);
@@ -209,13 +275,32 @@ static void run_stream(Buffers& buf, int N, int K, int ncopies, int slices, cons
   const int tiles = N / BN, k_iters = K / BK;
   const int per = (k_iters + slices - 1) / slices;
   const int sl = (k_iters + per - 1) / per;
-  Case c{&buf, 0, N, K, tiles * sl, smem, nullptr, threads, fn, false};
+  Case c{&buf, 0, N, K, tiles * sl, smem, nullptr, threads, fn, false, false};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_stream, &c);
   const double bytes = double(K) * N / 2;
   std::printf("| %-26s | %5d | %5d | %4s | %3d | %5d | %3s | %2d | %6.1f | %5.2f |\n", name, K, N, "-", sl, tiles * sl,
               "-", occ, us, bytes / us * 1e-6);
+}
+
+// stream_b_sk with per_sm blocks per SM
+template <int threads, int BN, int BK, int stages, bool drain>
+static void run_stream_sk(Buffers& buf, int N, int K, int ncopies, int per_sm, const char* name) {
+  if ((g_only && !std::strstr(name, g_only)) || (g_slices && -per_sm != g_slices)) return;
+  auto fn = &stream_b_sk<threads, BN, BK, stages, drain>;
+  const int smem = stages * (BK / 16) * (BN / 64) * 512;
+  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
+  int occ = 0, sms = 0;
+  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));
+  CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+  Case c{&buf, 0, N, K, per_sm * sms, smem, nullptr, threads, fn, false, false};
+  std::vector<int> order(ncopies);
+  for (int i = 0; i < ncopies; ++i) order[i] = i;
+  const float us = time_launches(4 * ncopies, order, launch_stream, &c);
+  const double bytes = double(K) * N / 2;
+  std::printf("| %-26s | %5d | %5d | %4s | %3d | %5d | %3s | %2d | %6.1f | %5.2f |\n", name, K, N, "-", -per_sm,
+              per_sm * sms, "-", occ, us, bytes / us * 1e-6);
 }
 
 constexpr int kMaxM = 1024;
@@ -263,6 +348,10 @@ int main(int argc, char** argv) {
       run_stream<256, 256, 64, 4, false>(buf, N, K, ncopies, sl, "stream 256x64 s4");
       run_stream<128, 64, 128, 4, false>(buf, N, K, ncopies, sl, "stream 64x128 s4");
       run_stream<128, 64, 128, 8, false>(buf, N, K, ncopies, sl, "stream 64x128 s8");
+    }
+    for (int per_sm : {1, 2}) {
+      run_stream_sk<256, 128, 128, 4, false>(buf, N, K, ncopies, per_sm, "streamk 128x128 s4");
+      run_stream_sk<256, 128, 128, 4, true>(buf, N, K, ncopies, per_sm, "streamk-drain 128x128 s4");
     }
     for (int M : {1, 16}) {
       for (int sl : {1, 2, 4, 8, -1, -2, -3}) {

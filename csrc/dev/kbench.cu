@@ -22,12 +22,6 @@
 
 #include "marlin/marlin_template.cuh"
 
-#ifdef KBENCH_OLD_HEADERS  // A/B builds against headers from before stream_k_smem (layout.h)
-namespace marlin {
-constexpr int stream_k_smem(const SmemModel& m) { return m.total; }
-}  // namespace marlin
-#endif
-
 using namespace marlin;
 
 #define CK(x)                                                                                   \
@@ -240,7 +234,10 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
   CK(cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)));
   const bool wg = wgmma_shape(threads, m8, tnb, tkb) && fa.binaryVersion == 90;
   const SmemModel s = smem_model(4, threads, tmb, m8, tnb, tkb, stages, gb, false, false, wg);
-  const int smem = slices < 0 ? stream_k_smem(s) : s.total;  // stream-K: the reduction buffer after the ring
+  // stream-K grids get room for the k-warp reduction buffer after the ring as well (what a block
+  // that carries its ring across tiles needs, docs/patches/continuous-stream-k.patch; the
+  // per-segment stream-K of the template only uses less)
+  const int smem = slices < 0 ? s.total + s.red_bytes : s.total;
   CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int occ = 0;
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));

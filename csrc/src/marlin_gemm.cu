@@ -291,20 +291,16 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // per block
     int blocks = tiles * slices;
     int sk = 0;
-    int smem = sm.total;
     // (the knob is looked at here too only to spare the occupancy query when stream-K is off)
     if (tune.stream_k >= 2 && !wide && stream_k_shape(key.threads, key.thread_m_blocks)) {
       const int bk = 16 * key.thread_k_blocks;
-      sk = stream_k_blocks(rows, tiles, (K + bk - 1) / bk, blocks_per_sm(fn, key.threads, stream_k_smem(sm)),
+      sk = stream_k_blocks(rows, tiles, (K + bk - 1) / bk, blocks_per_sm(fn, key.threads, sm.total),
                            partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, g->use_fp32_reduce != 0), dev);
-      if (sk > 0) {
-        blocks = sk;
-        smem = stream_k_smem(sm);
-      }
+      if (sk > 0) blocks = sk;
     }
     // (stream-K passes no split to the plan: a tile's blocks finish at different times, so they
     // do not share its sum)
-    const LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), blocks, sk > 0 ? 1 : slices, smem, dev);
+    const LaunchPlan plan = launch_plan(pdl_kernel(fn, dev), blocks, sk > 0 ? 1 : slices, sm.total, dev);
     if (ensure_smem(device, fn, plan.smem)) return 1;
     KernelParams p = chunk_params(g, A, lda, C, rows);
     p.global_scale = g->global_scale;

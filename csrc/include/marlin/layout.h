@@ -111,11 +111,6 @@ constexpr MARLIN_HD int wide_stages(const SmemModel& m) {
   return fit < 8 ? fit : 8;
 }
 
-// Dynamic shared memory of a stream-K launch: the k-warp reduction buffer after the ring, since
-// the 8-row tile's blocks sum a tile's k warps while their ring is already filling for the next
-// tile (marlin_template.cuh continuous_stream_k).
-constexpr MARLIN_HD int stream_k_smem(const SmemModel& m) { return m.total + m.red_bytes; }
-
 // Floats of C_tmp one (tile, slice) partial occupies (fragment order, fp32).
 constexpr MARLIN_HD int partial_floats(int thread_m_blocks, int thread_n_blocks) {
   return 16 * thread_m_blocks * 16 * thread_n_blocks;

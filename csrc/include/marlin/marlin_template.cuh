@@ -94,30 +94,10 @@ struct Segment {
   int tile, slices, slice, it_begin, it_end, slot0;
 };
 
-// Stream-K kernels whose blocks keep one pipeline running through all their segments
-// (Pipeline): while a block finishes one tile's sums, the copies of the next tile's first K tiles
-// are already in flight, so a tile boundary costs no drain and refill of the ring. The 8-row tile
-// only: in the 1-m-block (128,128,256) tile the extra fetch state took ptxas from 127 to 149
-// registers (one block per SM instead of two); not the wgmma tiles (two rings on alternate K
-// tiles) nor act-order (its scales are read through g_idx in the compute).
-constexpr bool continuous_stream_k(int threads, int thread_m_blocks, bool m_block_size_8, int group_blocks) {
-  return stream_k_shape(threads, thread_m_blocks) && m_block_size_8 && group_blocks != 0;
-}
-
-// The pipeline state a continuous_stream_k block carries from one segment to the next: the ring
-// slot of the next K tile to compute; the fetch side's next K tile f_it of the tile at column
-// f_nbase, and the fetches left in the block's run. u_end: the block's end (unit = tile * k_iters
-// + K tile); 0: no carry (one segment, or a kernel that refills its ring per segment). carried:
-// the fields before u_end hold a previous segment's state.
-struct Pipeline {
-  int st = 0, f_it = 0, f_nbase = 0, f_left = 0, u_end = 0;
-  bool carried = false;
-};
-
 template <ScalarTypeId a_type_id, ScalarTypeId b_type_id, ScalarTypeId s_type_id, int threads,
           int thread_m_blocks, int thread_n_blocks, int thread_k_blocks, bool m_block_size_8, int stages,
           int group_blocks, bool is_zp_float, bool W2 = false>
-__device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segment& sg, Pipeline& pipe) {
+__device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segment& sg) {
   using F = Float16Type<a_type_id>;
   using T = typename F::T;
   using T2 = typename F::T2;
@@ -216,10 +196,6 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   const int m_base = m_tile * BM;
   const int n_base = n_tile * BN;
   const int k16_total = prob_k / 16;
-  // SK: this block carries its pipeline across segments (stream-K grid, continuous_stream_k)
-  constexpr bool SKC = !W2 && continuous_stream_k(threads, thread_m_blocks, m_block_size_8, group_blocks);
-  const bool SK = SKC && pipe.u_end > 0;
-  if (SK && m_tiles != 1) __trap();  // stream-K grids are for chunks of one M tile (dispatch.h)
 
   const T* A = reinterpret_cast<const T*>(p.A);
   const int4* B = reinterpret_cast<const int4*>(p.B);
@@ -258,21 +234,10 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   // it_first + IT_STEP, ... in order, so the A and B sources are running pointers (no per-stage
   // 64-bit address arithmetic), and only a partial last K tile evaluates the K predicates.
   constexpr int IT_STEP = WR ? 2 : 1;  // WR: warpgroup g takes K tiles it_begin + g + 2 i
-  // Tiles are fetched AHEAD tiles ahead into the slot freed last (the K loop below). WG: the last
-  // sub-tile's wgmmas of a stage still read its slot while the next stage is dequantized, so the
-  // slot refilled is the one of two stages back (AHEAD = stages - 2).
-  constexpr int AHEAD = WG ? ST - 2 : ST - 1;
-  static_assert(AHEAD >= 1, "WG needs at least three stages");
   const int it_first = it_begin + (WR ? wg : 0);
   const T* a_src = a_ptr + (size_t)it_first * BK;
   const int4* b_src = b_ptr + (size_t)it_first * thread_k_blocks * b_row;
-  // SKC: the fetch side, which runs up to AHEAD K tiles ahead of the compute (SK: on into the
-  // next tiles): the column of its tile and its next K tile, and the fetches left (SK: in the
-  // block's run, else in the segment)
-  const int k_iters = (prob_k + BK - 1) / BK;
-  int f_nbase = n_base, f_it = it_first + AHEAD, f_left = it_end - it_first - AHEAD;
   auto fetch = [&](int it, int st) {
-    const int fn_base = SKC ? f_nbase : n_base;
     const uint32_t sbase = s_base + st * SM.stage_bytes;
     const int k0 = it * BK;
     const bool k_full = k0 + BK <= prob_k;
@@ -314,20 +279,20 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       constexpr int CH_ROW = BN / 8;
       if constexpr (s_byte) {
         // one byte per scale: BN / 16 chunks per row (the smem model reserves 2 bytes each)
-        copy_group_rows<SROWS, BN / 16, CP_THREADS>(ctid, ss, reinterpret_cast<const char*>(p.scales), prob_n, fn_base,
+        copy_group_rows<SROWS, BN / 16, CP_THREADS>(ctid, ss, reinterpret_cast<const char*>(p.scales), prob_n, n_base,
                                                     g0, p.num_groups);
       } else if constexpr (!SCALE_AFTER) {
-        copy_group_rows<SROWS, CH_ROW, CP_THREADS>(ctid, ss, S, prob_n, fn_base, g0, p.num_groups);
+        copy_group_rows<SROWS, CH_ROW, CP_THREADS>(ctid, ss, S, prob_n, n_base, g0, p.num_groups);
       }
       if constexpr (has_zp) {
         const uint32_t sz = sbase + SM.a_bytes + SM.b_bytes + SM.s_bytes;
         if constexpr (is_zp_float) {
-          copy_group_rows<SROWS, CH_ROW, CP_THREADS>(ctid, sz, reinterpret_cast<const T*>(p.zp), prob_n, fn_base, g0,
+          copy_group_rows<SROWS, CH_ROW, CP_THREADS>(ctid, sz, reinterpret_cast<const T*>(p.zp), prob_n, n_base, g0,
                                                      p.num_groups);
         } else {
           // packed int4 zero points: [num_groups, N / 8] int32, 32 columns per 16-byte chunk
           copy_group_rows<SROWS, BN / 32, CP_THREADS>(ctid, sz, reinterpret_cast<const int*>(p.zp), prob_n / 8,
-                                                      fn_base / 8, g0, p.num_groups);
+                                                      n_base / 8, g0, p.num_groups);
         }
       }
     } else {
@@ -630,45 +595,17 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     }
   };
 
-  // ---- the pipelined K loop (AHEAD: above)
+  // ---- the pipelined K loop. Tiles are fetched AHEAD tiles ahead into the slot freed last.
+  // WG: the last sub-tile's wgmmas of a stage still read its slot while the next stage is
+  // dequantized, so the slot refilled is the one of two stages back (AHEAD = stages - 2).
+  constexpr int AHEAD = WG ? ST - 2 : ST - 1;
+  static_assert(AHEAD >= 1, "WG needs at least three stages");
   // Programmatic dependent launch (the host asks for it on sm_90+, docs/kernel.md): this grid may
   // start before the previous kernel is complete, once its blocks have exited or released their
   // dependents (our own grids release after the K loop, below, where launch_plan says so). The
   // B rows and scale rows of the prologue's K tiles are prefetched into L2 meanwhile (L2 is the
   // GPU's point of coherence, so a later read still sees anything that kernel wrote); A, the
   // workspace, C and the bias are touched only after griddep_wait.
-  // SKC: fetch the fetch side's next K tile (SK: on into the next tile where one ends; its A rows
-  // are the same, m_tiles == 1)
-  auto fetch_next = [&](int st) {
-    if (f_it == k_iters) {
-      f_it = 0;
-      f_nbase += BN;
-      a_src -= (size_t)k_iters * BK;
-      b_src += (size_t)(BN / 64) * (TILE_WORDS / 4) - (size_t)k_iters * thread_k_blocks * b_row;
-    }
-    fetch(f_it, st);
-    ++f_it;
-    --f_left;
-  };
-  // SK: every segment but the block's first finds its first K tiles fetched by the previous
-  // one's loop, and the fetch side goes on from where it stopped
-  const bool primed = SK && pipe.carried;
-  if (SK) {
-    if (primed) {
-      f_it = pipe.f_it;
-      f_nbase = pipe.f_nbase;
-      f_left = pipe.f_left;
-      a_src = a_ptr + (size_t)f_it * BK;
-      b_src = B + (size_t)(f_nbase / 64) * (TILE_WORDS / 4) + b_cc + b_kr0 * b_row +
-              (size_t)f_it * thread_k_blocks * b_row;
-    } else {
-      f_it = it_begin;
-      f_left = pipe.u_end - (tile * k_iters + it_begin);
-    }
-  }
-  // SK: the block's last segment (the pipeline drains after it)
-  const bool last_segment = !SK || tile * k_iters + it_end >= pipe.u_end;
-  if (!primed) {
   {
     const int kt0 = it_begin * thread_k_blocks;
     const int rows_b = min(min(it_end - it_begin, AHEAD * IT_STEP) * thread_k_blocks, k16_total - kt0);
@@ -686,15 +623,10 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   ptx::griddep_wait();
 #pragma unroll
   for (int s = 0; s < AHEAD; ++s) {
-    if (SK) {
-      if (f_left > 0) fetch_next(s);
-    } else if (it_first + s * IT_STEP < it_end) {
-      fetch(it_first + s * IT_STEP, s);
-    }
+    if (it_first + s * IT_STEP < it_end) fetch(it_first + s * IT_STEP, s);
     ptx::cp_async_commit();
   }
-  }
-  int st = SK ? pipe.st : 0;
+  int st = 0;
   for (int it = it_first; it < it_end; it += IT_STEP) {
     ptx::cp_async_wait<AHEAD - 1>();
     if constexpr (W2) {
@@ -715,22 +647,17 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       const int nxt = it + AHEAD * IT_STEP;
       int nst = st + AHEAD;
       if (nst >= ST) nst -= ST;
-      if constexpr (SKC) {
-        if (f_left > 0) fetch_next(nst);
-      } else if (nxt < it_end) {
-        fetch(nxt, nst);
-      }
+      if (nxt < it_end) fetch(nxt, nst);
       ptx::cp_async_commit();
     }
     compute(st);
     st = st + 1 == ST ? 0 : st + 1;
   }
-  if (SK) pipe = Pipeline{st, f_it, f_nbase, f_left, pipe.u_end, true};
-  if (last_segment) ptx::cp_async_wait<0>();
+  ptx::cp_async_wait<0>();
   // Programmatic dependent launch: the next kernel on the stream may be placed from here on
   // (launch_plan asks for it only where no second block fits on an SM; its wait still covers
   // this whole grid)
-  if (p.release_early && last_segment) ptx::griddep_launch_dependents();
+  if (p.release_early) ptx::griddep_launch_dependents();
   if constexpr (WG) {
     ptx::wgmma_wait<0>();
 #pragma unroll
@@ -739,17 +666,9 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   __syncthreads();
 
   // ---- sum the k warps in fixed order (shared memory reused; W2: the warpgroups hold different
-  // columns). SK: the ring is still in use, the buffer follows it (stream_k_smem, layout.h).
-  if constexpr (K_WARPS > 1 && !W2) {
-    char* red = smem;
-    if constexpr (SKC) {
-      if (SK) {
-        if (p.max_shared_mem < ST * SM.stage_bytes + SM.red_bytes) __trap();
-        red += ST * SM.stage_bytes;
-      }
-    }
-    reduce::k_warps<K_WARPS, N_WARPS, MB, NJ>(acc, reinterpret_cast<float4*>(red), warp_k, warp_n, lane);
-  }
+  // columns)
+  if constexpr (K_WARPS > 1 && !W2)
+    reduce::k_warps<K_WARPS, N_WARPS, MB, NJ>(acc, reinterpret_cast<float4*>(smem), warp_k, warp_n, lane);
 
   // Where accumulator fragment (wn, mb, j) of lane ln lands in C: its first value's row and
   // column. Its 4 values are (row, col), (row, col + 1), (row + 8, col), (row + 8, col + 1) for
@@ -1006,7 +925,6 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
   const int tiles = m_tiles * (p.prob_n / (16 * thread_n_blocks));
   const int k_iters = (p.prob_k + 16 * thread_k_blocks - 1) / (16 * thread_k_blocks);
   Segment sg;
-  Pipeline pipe;         // continuous_stream_k kernels in a stream-K grid: carried across segments
   int u = 0, u_end = 0;  // stream-K: the block's units [u, u_end), unit = tile * k_iters + K tile
   // stream-K: units per block q (the first r blocks take one more), and which block holds unit v
   const int units = tiles * k_iters, q = units / gridDim.x, r = units % gridDim.x;
@@ -1021,14 +939,13 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
     sg = Segment{tile, slices, slice, it_begin, min(k_iters, it_begin + iters_per_slice), tile * slices};
     if constexpr (!SK) {
       marlin_segment<a_type_id, b_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks,
-                     m_block_size_8, stages, group_blocks, is_zp_float, W2>(p, sg, pipe);
+                     m_block_size_8, stages, group_blocks, is_zp_float, W2>(p, sg);
       return;
     }
   } else {
     const int b = blockIdx.x;
     u = b * q + min(b, r);
     u_end = u + q + (b < r ? 1 : 0);
-    if constexpr (continuous_stream_k(threads, thread_m_blocks, m_block_size_8, group_blocks)) pipe.u_end = u_end;
   }
   if constexpr (SK) {
   while (true) {
@@ -1040,7 +957,7 @@ __device__ __forceinline__ void marlin_body(const KernelParams& p) {
       u = t0 + k_iters;
     }
     marlin_segment<a_type_id, b_type_id, s_type_id, threads, thread_m_blocks, thread_n_blocks, thread_k_blocks,
-                   m_block_size_8, stages, group_blocks, is_zp_float, W2>(p, sg, pipe);
+                   m_block_size_8, stages, group_blocks, is_zp_float, W2>(p, sg);
     if (!p.stream_k) return;
     __syncthreads();  // the next segment refills the shared memory this one used last
   }

@@ -261,43 +261,40 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
               fa.numRegs, occ, us, bytes / us * 1e-6);
 }
 
-template <int threads, int BN, int BK, int stages, bool kmajor>
-static void run_stream(Buffers& buf, int N, int K, int ncopies, int slices, const char* name) {
-  if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
-  auto fn = &stream_b<threads, BN, BK, stages, kmajor>;
-  const int smem = stages * (BK / 16) * (BN / 64) * 512;
+// Times a weight-streaming kernel (stream_b / stream_b_sk) on `grid` blocks and prints its row
+// (sl: the split factor, or minus the blocks per SM of a stream-K grid).
+static void time_stream(Buffers& buf, int N, int K, int ncopies, void (*fn)(const int4*, int, int, int*), int threads,
+                        int smem, int grid, int sl, const char* name) {
   CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int occ = 0;
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));
-  const int tiles = N / BN, k_iters = K / BK;
-  const int per = (k_iters + slices - 1) / slices;
-  const int sl = (k_iters + per - 1) / per;
-  Case c{&buf, 0, N, K, tiles * sl, smem, nullptr, threads, fn, false, false};
+  Case c{&buf, 0, N, K, grid, smem, nullptr, threads, fn, false, false};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_stream, &c);
   const double bytes = double(K) * N / 2;
-  std::printf("| %-26s | %5d | %5d | %4s | %3d | %5d | %3s | %2d | %6.1f | %5.2f |\n", name, K, N, "-", sl, tiles * sl,
-              "-", occ, us, bytes / us * 1e-6);
+  std::printf("| %-26s | %5d | %5d | %4s | %3d | %5d | %3s | %2d | %6.1f | %5.2f |\n", name, K, N, "-", sl, grid, "-",
+              occ, us, bytes / us * 1e-6);
+}
+
+template <int threads, int BN, int BK, int stages, bool kmajor>
+static void run_stream(Buffers& buf, int N, int K, int ncopies, int slices, const char* name) {
+  if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
+  const int tiles = N / BN, k_iters = K / BK;
+  const int per = (k_iters + slices - 1) / slices;
+  const int sl = (k_iters + per - 1) / per;
+  time_stream(buf, N, K, ncopies, &stream_b<threads, BN, BK, stages, kmajor>, threads,
+              stages * (BK / 16) * (BN / 64) * 512, tiles * sl, sl, name);
 }
 
 // stream_b_sk with per_sm blocks per SM
 template <int threads, int BN, int BK, int stages, bool drain>
 static void run_stream_sk(Buffers& buf, int N, int K, int ncopies, int per_sm, const char* name) {
   if ((g_only && !std::strstr(name, g_only)) || (g_slices && -per_sm != g_slices)) return;
-  auto fn = &stream_b_sk<threads, BN, BK, stages, drain>;
-  const int smem = stages * (BK / 16) * (BN / 64) * 512;
-  CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
-  int occ = 0, sms = 0;
-  CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));
+  int sms = 0;
   CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
-  Case c{&buf, 0, N, K, per_sm * sms, smem, nullptr, threads, fn, false, false};
-  std::vector<int> order(ncopies);
-  for (int i = 0; i < ncopies; ++i) order[i] = i;
-  const float us = time_launches(4 * ncopies, order, launch_stream, &c);
-  const double bytes = double(K) * N / 2;
-  std::printf("| %-26s | %5d | %5d | %4s | %3d | %5d | %3s | %2d | %6.1f | %5.2f |\n", name, K, N, "-", -per_sm,
-              per_sm * sms, "-", occ, us, bytes / us * 1e-6);
+  time_stream(buf, N, K, ncopies, &stream_b_sk<threads, BN, BK, stages, drain>, threads,
+              stages * (BK / 16) * (BN / 64) * 512, per_sm * sms, -per_sm, name);
 }
 
 constexpr int kMaxM = 1024;

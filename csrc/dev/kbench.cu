@@ -33,6 +33,26 @@ using namespace marlin;
     }                                                                                           \
   } while (0)
 
+// The streaming kernels' ring: fetch(u, slot) for u in [u0, u1), stages - 1 ahead, one commit
+// group per step (as the Marlin K loop), XOR-ing one word of each landed stage into acc.
+template <int stages, typename Fetch>
+__device__ __forceinline__ void stream_ring(const int4* sm, int stage_int4, int u0, int u1, Fetch&& fetch, int& acc) {
+  for (int s = 0; s < stages - 1; ++s) {
+    if (u0 + s < u1) fetch(u0 + s, s);
+    ptx::cp_async_commit();
+  }
+  int st = 0;
+  for (int u = u0; u < u1; ++u) {
+    ptx::cp_async_wait<stages - 2>();
+    __syncthreads();
+    const int nxt = u + stages - 1;
+    if (nxt < u1) fetch(nxt, (st + stages - 1) % stages);
+    ptx::cp_async_commit();
+    acc ^= reinterpret_cast<const int*>(sm + st * stage_int4)[threadIdx.x];
+    st = (st + 1) % stages;
+  }
+}
+
 // Streams the B tiles of a (BN x K slice) exactly as the Marlin fetch does (one 16-byte cp.async
 // per chunk, `stages`-deep ring, one commit group per K tile) and XORs one word per thread so
 // nothing is dead. kmajor: the tiles of a 64-column strip are contiguous along K (an alternative
@@ -59,20 +79,8 @@ __global__ void __launch_bounds__(threads) stream_b(const int4* B, int N, int K,
 #pragma unroll
     for (int c = threadIdx.x; c < CH; c += threads) ptx::cp_async16(sm + st * CH + c, src(it, c), true);
   };
-  for (int s = 0; s < stages - 1; ++s) {
-    if (b0 + s < b1) fetch(b0 + s, s);
-    ptx::cp_async_commit();
-  }
-  int acc = 0, st = 0;
-  for (int it = b0; it < b1; ++it) {
-    ptx::cp_async_wait<stages - 2>();
-    __syncthreads();
-    const int nxt = it + stages - 1;
-    if (nxt < b1) fetch(nxt, (st + stages - 1) % stages);
-    ptx::cp_async_commit();
-    acc ^= reinterpret_cast<const int*>(sm + st * CH)[threadIdx.x];
-    st = (st + 1) % stages;
-  }
+  int acc = 0;
+  stream_ring<stages>(sm, CH, b0, b1, fetch, acc);
   if (acc == 0x12345678) out[0] = acc;
 }
 
@@ -103,20 +111,7 @@ __global__ void __launch_bounds__(threads) stream_b_sk(const int4* B, int N, int
   int seg0 = u0;
   while (seg0 < u1) {
     const int seg1 = drain ? min(u1, (seg0 / k_iters + 1) * k_iters) : u1;
-    for (int s = 0; s < stages - 1; ++s) {
-      if (seg0 + s < seg1) fetch(seg0 + s, s);
-      ptx::cp_async_commit();
-    }
-    int st = 0;
-    for (int u = seg0; u < seg1; ++u) {
-      ptx::cp_async_wait<stages - 2>();
-      __syncthreads();
-      const int nxt = u + stages - 1;
-      if (nxt < seg1) fetch(nxt, (st + stages - 1) % stages);
-      ptx::cp_async_commit();
-      acc ^= reinterpret_cast<const int*>(sm + st * CH)[threadIdx.x];
-      st = (st + 1) % stages;
-    }
+    stream_ring<stages>(sm, CH, seg0, seg1, fetch, acc);
     ptx::cp_async_wait<0>();
     __syncthreads();
     seg0 = seg1;

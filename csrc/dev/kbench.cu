@@ -230,8 +230,7 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
   const bool wg = wgmma_shape(threads, m8, tnb, tkb) && fa.binaryVersion == 90;
   const SmemModel s = smem_model(4, threads, tmb, m8, tnb, tkb, stages, gb, false, false, wg);
   // stream-K grids get room for the k-warp reduction buffer after the ring as well (what a block
-  // that carries its ring across tiles needs, docs/patches/continuous-stream-k.patch; the
-  // per-segment stream-K of the template only uses less)
+  // that carries its ring across tiles would need; the template's per-segment stream-K uses less)
   const int smem = slices < 0 ? s.total + s.red_bytes : s.total;
   CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int occ = 0;
@@ -343,10 +342,14 @@ int main(int argc, char** argv) {
       run_stream_sk<256, 128, 128, 4, true>(buf, N, K, ncopies, per_sm, "streamk-drain 128x128 s4");
     }
     for (int M : {1, 16}) {
-      for (int sl : {1, 2, 4, 8, -1, -2, -3}) {
+      for (int sl : {1, 2, 3, 4, 6, 8, -1, -2, -3}) {
         if (M == 1) {
           run_marlin<256, 1, 8, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s4");
           run_marlin<256, 1, 8, 8, true, 8>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s8");
+          // deeper K tiles / fewer k warps (outside DESIGN.md's thread configs): more k16
+          // sub-tiles per warp between two barriers
+          run_marlin<256, 1, 8, 16, true, 4>(buf, M, N, K, ncopies, sl, "m8 256x128x256 s4");
+          run_marlin<128, 1, 8, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x128x128 s4");
           run_marlin<256, 1, 16, 4, true, 4>(buf, M, N, K, ncopies, sl, "m8 64x256x256 s4");
           run_marlin<128, 1, 4, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x64x128 s4");
           run_marlin<128, 1, 4, 8, true, 8>(buf, M, N, K, ncopies, sl, "m8 128x64x128 s8");

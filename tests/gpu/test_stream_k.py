@@ -25,9 +25,8 @@ CASES = [
     ("gptq4/bf16/128", 16, 14336, 2048, {}),
     ("gptq8/fp16/128", 4, 8192, 2048, {}),
     ("gptq4/fp16/-1", 12, 14336, 2048, {}),
-    # blocks whose runs cross many tiles: 2 K tiles per tile (fewer than the ring's 3 ahead, the
-    # case docs/patches/continuous-stream-k.patch must handle), a partial last K tile before each
-    # crossing, zero points and group scales of the next tile
+    # blocks whose runs cross many tiles: 2 K tiles per tile (fewer than the ring's 3 ahead), a
+    # partial last K tile before each crossing, zero points and group scales of the next tile
     ("gptq4/fp16/128", 2, 28672, 256, {}),
     ("gptq4/fp16/-1", 3, 28672, 1040, {}),
     ("awq/fp16/128", 7, 8192, 2048, {}),

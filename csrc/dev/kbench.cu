@@ -181,6 +181,7 @@ struct Case {
   void (*sfn)(const int4*, int, int, int*);
   bool wide;
   bool sk;  // stream-K grid (KernelParams::stream_k)
+  int num_groups;
 };
 
 static void launch_marlin(int copy, void* ctx) {
@@ -190,8 +191,11 @@ static void launch_marlin(int copy, void* ctx) {
   p.B = c.buf->B[copy];
   p.C = c.buf->C;
   p.C_tmp = c.buf->ctmp;
-  p.scales = c.buf->S[copy];
-  p.num_groups = c.K / 128;
+  // KB_SHARED_SCALES=1: every weight copy reads the scales of copy 0, which then stay in L2 (to
+  // tell the scale rows' DRAM reads apart from the rest of the kernel)
+  static const bool shared_scales = std::getenv("KB_SHARED_SCALES") && std::atoi(std::getenv("KB_SHARED_SCALES"));
+  p.scales = c.buf->S[shared_scales ? 0 : copy];
+  p.num_groups = c.num_groups;
   p.prob_m = c.M;
   p.prob_n = c.N;
   p.prob_k = c.K;
@@ -212,7 +216,7 @@ static void launch_stream(int copy, void* ctx) {
 static const char* g_only = nullptr;  // argv[2]: run only variants whose name contains this
 static int g_slices = 0;               // argv[3]: only this split factor
 
-template <int threads, int tmb, int tnb, int tkb, bool m8, int stages>
+template <int threads, int tmb, int tnb, int tkb, bool m8, int stages, int gb = 8>
 static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slices, const char* name,
                        bool wide = false) {
   if (g_slices <= -100) {  // an exact stream-K grid: once per variant, in place of split factor 1
@@ -220,7 +224,6 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
     slices = g_slices;
   }
   if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
-  constexpr int gb = 8;  // group 128
   auto fn = &Marlin<type_id::kFloat16, type_id::kU4B8, type_id::kFloat16, type_id::kFloat16, threads, tmb, tnb, tkb,
                     m8, stages, gb, false>;
   // wgmma path: an sm_90a build of this file (as marlin::host::wgmma_kernel decides it; an sm_90
@@ -246,11 +249,11 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
   const int sl = slices;
   if (size_t(2) * grid * partial_floats(wide ? 8 : tmb, tnb) * 4 > (size_t(256) << 20)) return;
   if (slices < 0 && !stream_k_shape(threads, tmb)) return;
-  Case c{&buf, M, N, K, grid, smem, fn, threads, nullptr, wide, slices < 0};
+  Case c{&buf, M, N, K, grid, smem, fn, threads, nullptr, wide, slices < 0, gb > 0 ? K / (16 * gb) : 1};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_marlin, &c);
-  const double bytes = double(K) * N / 2 + double(K / 128) * N * 2 + double(M) * K * 2 + double(M) * N * 2;
+  const double bytes = double(K) * N / 2 + double(c.num_groups) * N * 2 + double(M) * K * 2 + double(M) * N * 2;
   std::printf("| %-26s | %5d | %5d | %4d | %3d | %5d | %3d | %2d | %6.1f | %5.2f |\n", name, K, N, M, sl, grid,
               fa.numRegs, occ, us, bytes / us * 1e-6);
 }
@@ -346,6 +349,7 @@ int main(int argc, char** argv) {
         if (M == 1) {
           run_marlin<256, 1, 8, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s4");
           run_marlin<256, 1, 8, 8, true, 8>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s8");
+          run_marlin<256, 1, 8, 8, true, 4, -1>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s4 gch");
           // deeper K tiles / fewer k warps (outside DESIGN.md's thread configs): more k16
           // sub-tiles per warp between two barriers
           run_marlin<256, 1, 8, 16, true, 4>(buf, M, N, K, ncopies, sl, "m8 256x128x256 s4");

@@ -349,7 +349,7 @@ int main(int argc, char** argv) {
         if (M == 1) {
           run_marlin<256, 1, 8, 8, true, 4>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s4");
           run_marlin<256, 1, 8, 8, true, 8>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s8");
-          run_marlin<256, 1, 8, 8, true, 4, -1>(buf, M, N, K, ncopies, sl, "m8 128x128x256 s4 gch");
+          run_marlin<256, 1, 8, 8, true, 4, -1>(buf, M, N, K, ncopies, sl, "m8 gch 128x128x256 s4");
           // deeper K tiles / fewer k warps (outside DESIGN.md's thread configs): more k16
           // sub-tiles per warp between two barriers
           run_marlin<256, 1, 8, 16, true, 4>(buf, M, N, K, ncopies, sl, "m8 256x128x256 s4");

@@ -232,9 +232,7 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
   CK(cudaFuncGetAttributes(&fa, reinterpret_cast<const void*>(fn)));
   const bool wg = wgmma_shape(threads, m8, tnb, tkb) && fa.binaryVersion == 90;
   const SmemModel s = smem_model(4, threads, tmb, m8, tnb, tkb, stages, gb, false, false, wg);
-  // stream-K grids get room for the k-warp reduction buffer after the ring as well (what a block
-  // that carries its ring across tiles would need; the template's per-segment stream-K uses less)
-  const int smem = slices < 0 ? s.total + s.red_bytes : s.total;
+  const int smem = s.total;  // stream-K grids too, as the library launches them
   CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int occ = 0;
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));

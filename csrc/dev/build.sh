@@ -7,6 +7,8 @@
 #      "arch=compute_75,code=compute_75" builds PTX only, which a newer GPU JIT-compiles: that runs
 #      the sm75 code path on an H100), GENCODE_SM75 / GENCODE_SM89 (default GENCODE): the flags of
 #      the sm75_* / sm89_* kernel files only. ARCH may be a list ("7.5,8.9,9.0"), as for marlin gen.
+#      NVCC_FLAGS: extra nvcc flags for every file (e.g. -DNAME=1 for a macro-switched experiment;
+#      objects are reused by date only, so give each flag set its own OUT_DIR).
 # Example (all three families in one library for an H100, sm75 and sm89 files as PTX):
 #   SCHEMES="gptq-w4a8-int8 gptq-w4a8-fp8" GENCODE_SM75=arch=compute_75,code=compute_75 \
 #   GENCODE_SM89=arch=compute_89,code=compute_89 csrc/dev/build.sh build/a8 7.5,8.9,9.0
@@ -28,7 +30,7 @@ SFX=""; [ "$CC" = 90 ] && SFX=a  # Hopper SASS is sm_90a (wgmma), as marlin gen'
 GENCODE=${GENCODE:-arch=compute_${CC}${SFX},code=sm_${CC}${SFX}}
 export GENCODE GENCODE_SM75=${GENCODE_SM75:-$GENCODE} GENCODE_SM89=${GENCODE_SM89:-$GENCODE} NVCC ROOT OUT
 export FLAGS="-O3 -std=c++17 --expt-relaxed-constexpr -static-global-template-stub=false -Xcompiler -fPIC \
-  -I $ROOT/csrc/include -I $OUT/gen"
+  -I $ROOT/csrc/include -I $OUT/gen ${NVCC_FLAGS:-}"
 compile_one() {
   local f=$1 o gc
   o="$OUT/obj/$(basename "$f" .cu).o"

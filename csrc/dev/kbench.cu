@@ -224,6 +224,9 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
     slices = g_slices;
   }
   if ((g_only && !std::strstr(name, g_only)) || (g_slices && slices != g_slices)) return;
+  // KB_M=m: only the rows of that M (one launch target for ncu)
+  static const int only_m = std::getenv("KB_M") ? std::atoi(std::getenv("KB_M")) : 0;
+  if (only_m && M != only_m) return;
   auto fn = &Marlin<type_id::kFloat16, type_id::kU4B8, type_id::kFloat16, type_id::kFloat16, threads, tmb, tnb, tkb,
                     m8, stages, gb, false>;
   // wgmma path: an sm_90a build of this file (as marlin::host::wgmma_kernel decides it; an sm_90

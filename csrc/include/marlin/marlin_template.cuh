@@ -87,6 +87,19 @@ __device__ __forceinline__ void copy_group_rows(int tid, uint32_t dst, const E* 
   });
 }
 
+// The lane's 8 16-bit column values (scales, float zero points) from p as an int4, or (half: the
+// wide mode's warpgroup, which takes 4 of them) 4 values in .x, .y. global: through the read-only
+// cache (act-order's scale rows, read straight from global memory).
+template <bool half, bool global = false, typename E>
+__device__ __forceinline__ int4 load_cols(const E* p) {
+  if constexpr (half) {
+    const int2 v = global ? __ldg(reinterpret_cast<const int2*>(p)) : *reinterpret_cast<const int2*>(p);
+    return int4{v.x, v.y, 0, 0};
+  } else {
+    return global ? __ldg(reinterpret_cast<const int4*>(p)) : *reinterpret_cast<const int4*>(p);
+  }
+}
+
 // One block's piece of work on one tile: K tiles [it_begin, it_end) of tile `tile`, as
 // contributor `slice` of the tile's `slices`; its split-K partial goes to C_tmp slot slot0 +
 // slice (the tile's contributors have consecutive slots).
@@ -342,8 +355,14 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     const int cch = TR ? ks * 2 + (lane / 8) % 2 : ks * 2 + lane / 16;
     a_ld[kk] = 16u * (r * A_CHUNKS_ROW + (cch ^ (r % 8)));
   }
-  const int b_ld = SM.a_bytes + ((k_first * N_WARPS + warp_n) * (TILE_WORDS / 4) + lane) * 16;
-  const int s_col = warp_n * 64 + 8 * (lane / 4);  // first of the lane's 8 scale columns
+  // W2: warpgroup g reads only the codes, scales and zero points of its column blocks 2g, 2g + 1
+  // (the lane's words 2g, 2g + 1 of a 4-bit tile row, 4g..4g + 3 of an 8-bit one; its columns'
+  // scales 4g..4g + 3 in the transposed order), so that the loop below indexes registers with
+  // compile-time numbers only (a runtime test per block cost a branch and SELs per sub-tile)
+  const int b_ld = SM.a_bytes + ((k_first * N_WARPS + warp_n) * (TILE_WORDS / 4) + lane) * 16 +
+                   (W2 ? wg * (bits == 4 ? 8 : 512) : 0);
+  const int s_col = warp_n * 64 + 8 * (lane / 4) + (W2 ? 4 * wg : 0);  // first of the lane's scale columns
+  constexpr int NWB = W2 ? 2 : 4;  // 16-column blocks this warp dequantizes per sub-tile
 
   // Integer zero points (AWQ): when all of a warp's sub-tiles in a stage lie in one group, the
   // dequant constants of its 8 columns are made once per stage, not per sub-tile (ZP_ONCE; H100:
@@ -371,9 +390,9 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     if constexpr (ZP_ONCE) {
       const int srow = SROWS > 1 ? k_first / group_blocks : 0;
       const uint32_t zw = reinterpret_cast<const uint32_t*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes)
-          [srow * (BN / 8) + warp_n * 8 + lane / 4];
+          [srow * (BN / 8) + warp_n * 8 + lane / 4] >> (W2 ? 16 * wg : 0);
 #pragma unroll
-      for (int w = 0; w < 4; ++w) zc[w] = bias4<bf16>((zw >> (8 * w)) & 0xf, (zw >> (8 * w + 4)) & 0xf);
+      for (int w = 0; w < NWB; ++w) zc[w] = bias4<bf16>((zw >> (8 * w)) & 0xf, (zw >> (8 * w + 4)) & 0xf);
     }
     const T* ss = reinterpret_cast<const T*>(base + SM.a_bytes + SM.b_bytes);
     Frags frs[KSUB];
@@ -394,11 +413,16 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       // B codes: one int4 per lane (4-bit) or two (8-bit) for the warp's 16x64 tile
       {
         const int4* tb = reinterpret_cast<const int4*>(base + b_ld) + kk * N_WARPS * (TILE_WORDS / 4);
+        if constexpr (W2 && bits == 4) {
+          const int2 v = *reinterpret_cast<const int2*>(tb);
+          fr.bq[0] = v.x; fr.bq[1] = v.y;
+        } else {
         const int4 v0 = tb[0];
         fr.bq[0] = v0.x; fr.bq[1] = v0.y; fr.bq[2] = v0.z; fr.bq[3] = v0.w;
-        if constexpr (bits == 8) {
+        if constexpr (bits == 8 && !W2) {
           const int4 v1 = tb[32];
           fr.bq[4] = v1.x; fr.bq[5] = v1.y; fr.bq[6] = v1.z; fr.bq[7] = v1.w;
+        }
         }
       }
 
@@ -407,34 +431,38 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       if constexpr (group_blocks != 0) {
         const int srow = SROWS > 1 ? ks / group_blocks : 0;
         if constexpr (s_byte) {
-          const uint2 s2b =
-              *reinterpret_cast<const uint2*>(reinterpret_cast<const unsigned char*>(ss) + srow * BN + s_col);
-          fr.sbyte[0] = s2b.x;
-          fr.sbyte[1] = s2b.y;
+          const unsigned char* sb = reinterpret_cast<const unsigned char*>(ss) + srow * BN + s_col;
+          if constexpr (W2) {
+            fr.sbyte[0] = *reinterpret_cast<const uint32_t*>(sb);
+          } else {
+            const uint2 s2b = *reinterpret_cast<const uint2*>(sb);
+            fr.sbyte[0] = s2b.x;
+            fr.sbyte[1] = s2b.y;
+          }
         } else if constexpr (!SCALE_AFTER) {
-          int4 s4 = *reinterpret_cast<const int4*>(ss + srow * BN + s_col);
+          int4 s4 = load_cols<W2>(ss + srow * BN + s_col);
           if constexpr (FP8_CVT) {
             const half2 k = __half2half2(__ushort_as_half(0x1c00));  // 2^-8
             uint32_t* pairs = reinterpret_cast<uint32_t*>(&s4);
 #pragma unroll
-            for (int i = 0; i < 4; ++i) pairs[i] = bits_of(__hmul2(F::from_bits(pairs[i]), k));
+            for (int i = 0; i < NWB; ++i) pairs[i] = bits_of(__hmul2(F::from_bits(pairs[i]), k));
           }
           const T* sp = reinterpret_cast<const T*>(&s4);
 #pragma unroll
-          for (int j = 0; j < 8; ++j) fr.sv[j] = sp[j];
+          for (int j = 0; j < 2 * NWB; ++j) fr.sv[j] = sp[j];
         }
         if constexpr (has_zp) {
           const char* zbase = base + SM.a_bytes + SM.b_bytes + SM.s_bytes;
           if constexpr (is_zp_float) {
-            const int4 z4 = *reinterpret_cast<const int4*>(reinterpret_cast<const T*>(zbase) + srow * BN + s_col);
+            const int4 z4 = load_cols<W2>(reinterpret_cast<const T*>(zbase) + srow * BN + s_col);
             const T* zp = reinterpret_cast<const T*>(&z4);
 #pragma unroll
-            for (int j = 0; j < 8; ++j) fr.zf[j] = zp[j];
+            for (int j = 0; j < 2 * NWB; ++j) fr.zf[j] = zp[j];
           } else if constexpr (!ZP_ONCE) {
             const uint32_t zw =
-                reinterpret_cast<const uint32_t*>(zbase)[srow * (BN / 8) + warp_n * 8 + lane / 4];
+                reinterpret_cast<const uint32_t*>(zbase)[srow * (BN / 8) + warp_n * 8 + lane / 4] >> (W2 ? 16 * wg : 0);
 #pragma unroll
-            for (int j = 0; j < 8; ++j) fr.zi[j] = (zw >> (4 * j)) & 0xf;
+            for (int j = 0; j < 2 * NWB; ++j) fr.zi[j] = (zw >> (4 * j)) & 0xf;
           }
         }
       }
@@ -447,7 +475,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
 #pragma unroll
         for (int q = 0; q < 4; ++q) {
           const int g = sg[ks * 16 + rows[q]];
-          fr.sga[q] = __ldg(reinterpret_cast<const int4*>(S + (size_t)g * prob_n + n_base + s_col));
+          fr.sga[q] = load_cols<W2, true>(S + (size_t)g * prob_n + n_base + s_col);
         }
       }
 
@@ -478,8 +506,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     for (int kk = 0; kk < KSUB; ++kk) {
       Frags& fr = frs[kk];
 #pragma unroll
-      for (int w = 0; w < 4; ++w) {
-        if (W2 && (w >> 1) != wg) continue;  // W2: this warpgroup's two 16-column blocks only
+      for (int w = 0; w < NWB; ++w) {  // W2: local block w is the warp's block 2g + w
         uint32_t fb[2][2];
         if constexpr (WeightFormat<b_type_id>::defined) {
           static_assert(WeightFormat<b_type_id>::bits == 4, "plugin weight formats use the 4-bit tile layout");
@@ -536,11 +563,10 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
           }
         }
         if constexpr (WG) {
-          const int wi = W2 ? w % 2 : w;  // W2: the warpgroup's block 2g + wi
-          fr.wa[wi][0] = fb[0][0];
-          fr.wa[wi][1] = fb[1][0];
-          fr.wa[wi][2] = fb[0][1];
-          fr.wa[wi][3] = fb[1][1];
+          fr.wa[w][0] = fb[0][0];
+          fr.wa[w][1] = fb[1][0];
+          fr.wa[w][2] = fb[0][1];
+          fr.wa[w][3] = fb[1][1];
         } else if constexpr (TR) {
           const uint32_t wa[4] = {fb[0][0], fb[1][0], fb[0][1], fb[1][1]};
           const uint32_t xb[2] = {fr.fa[0][0], fr.fa[0][1]};

@@ -30,7 +30,7 @@ int main() {
   dev.sms = 132;  // H100 SXM
   const struct { int rows, n, k; } cases[] = {
       {128, 28672, 8192}, {256, 28672, 8192}, {1024, 28672, 8192}, {1024, 4096, 14336},
-      {1024, 4096, 4096}, {128, 4096, 4096}};
+      {1024, 4096, 4096}, {128, 4096, 4096}, {1024, 14336, 4096}};
   for (const auto& c : cases) {
     const int k_iters = c.k / 64, n_tiles = c.n / 256;
     const int tiles = (c.rows + 63) / 64 * n_tiles, tiles_w = (c.rows + 127) / 128 * n_tiles;
@@ -113,9 +113,12 @@ def test_wide_mode_choices(rules_exe):
     # 224 / 448 / 1792 tiles of 64 rows on 132 SMs: the wide mode's half as many tiles win
     # (H100, graph rows: 168 -> 135 us, 298 -> 277, 1068 -> 898); 14336 x 4096 and 4096 x 4096 at
     # M = 1024 (257 -> 222, 79 -> 70); 4096 x 4096 at M = 128 is 32 tiles that split-K already
-    # spreads over 128 blocks, where 16 wide tiles would reach only 64
+    # spreads over 128 blocks, where 16 wide tiles would reach only 64; 4096 x 14336 at M = 1024
+    # (896 tiles: 7 waves against 4 wide ones) since the wide mode's twelfth-session speedup
+    # (MARLIN_WIDE_M=0 -> 2: GPTQ-4 269-270 -> 246-247 us, NVFP4 308-309 -> 264-265)
     assert got == {"128x28672x8192": "1", "256x28672x8192": "1", "1024x28672x8192": "1",
-                   "1024x4096x14336": "1", "1024x4096x4096": "1", "128x4096x4096": "0"}
+                   "1024x4096x14336": "1", "1024x4096x4096": "1", "128x4096x4096": "0",
+                   "1024x14336x4096": "1"}
 
 
 @pytest.mark.parametrize("knob,want", [("0", "0"), ("2", "1")])

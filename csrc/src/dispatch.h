@@ -145,10 +145,11 @@ int stream_k_blocks(int rows, int tiles, int k_iters, int per_sm, size_t slot_by
 // Whether the 4-m-block wgmma kernel should take its 128-row mode (marlin_template.cuh W2) for a
 // chunk: `tiles` x `slices` blocks of 64-row tiles against `tiles_w` x `slices_w` of 128-row ones.
 // Predicted time = whole waves of blocks x the share of a tile each block does, a 128-row tile
-// costing kWideTileCost 64-row ones (kbench on the H100, 8192 x 28672: 1.7-1.9), so 224 tiles
-// (2 waves on 132 SMs) become 112 (1 wave x 1.8), while a small layer that split-K already
-// spreads over the SMs stays in the 64-row mode. MARLIN_WIDE_M=0 / 2: never / always.
-constexpr double kWideTileCost = 1.8;
+// costing kWideTileCost 64-row ones (kbench on the H100, 8192 x 28672 M = 256 / 1024: 1.6 per
+// wave since the twelfth session's wide-mode changes, 1.7-1.9 before), so 224 tiles (2 waves on
+// 132 SMs) become 112 (1 wave x 1.6), while a small layer that split-K already spreads over the
+// SMs stays in the 64-row mode. MARLIN_WIDE_M=0 / 2: never / always.
+constexpr double kWideTileCost = 1.6;
 bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev);
 
 // Whether a chunk of <= 16 rows should run on the 2-m-block wgmma tile (64,256,256) of sm_90a,

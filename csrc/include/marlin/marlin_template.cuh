@@ -601,10 +601,13 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
           for (int w = 0; w < 4; ++w) ptx::wgmma_rs<BM, bf16>(accf + w * (BM / 2), fr.wa[w], desc);
         }
         ptx::wgmma_commit();
-        // at most this group in flight: the previous one has finished reading its fragment
-        // registers (written next by the following sub-tile) and its ring slot (refilled at the
-        // next stage's fetch: AHEAD)
-        ptx::wgmma_wait<1>();
+        // at most this group in flight (W2: and the one before): the older ones have finished
+        // reading their fragment registers (written next by the sub-tile KSUB later; every
+        // sub-tile of a stage has its own) and their ring slot (refilled at the next stage's
+        // fetch: AHEAD). W2 keeps two: its barrier stalls both warpgroups each stage, and the
+        // tensor pipe needs the queued work meanwhile (H100 kbench: -4 to -6% at M = 128..1024;
+        // the 64-row mode gained nothing from it, and three were slower than two).
+        ptx::wgmma_wait<W2 ? 2 : 1>();
       }
     }
     // FOLD: the group's scales of the lane's columns g + 16 w (floats 0, 1: activation rows 2t,

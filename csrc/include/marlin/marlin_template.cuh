@@ -410,19 +410,20 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
         for (int mb = 0; mb < MB; ++mb) ptx::ldsm_x4(fr.fa[mb], sbase + a_ld[kk] + 16u * mb * 16 * A_CHUNKS_ROW);
       }
 
-      // B codes: one int4 per lane (4-bit) or two (8-bit) for the warp's 16x64 tile
+      // B codes: one int4 per lane (4-bit) or two (8-bit) for the warp's 16x64 tile (W2: the
+      // warpgroup's half, an int2 or one int4)
       {
         const int4* tb = reinterpret_cast<const int4*>(base + b_ld) + kk * N_WARPS * (TILE_WORDS / 4);
         if constexpr (W2 && bits == 4) {
           const int2 v = *reinterpret_cast<const int2*>(tb);
           fr.bq[0] = v.x; fr.bq[1] = v.y;
         } else {
-        const int4 v0 = tb[0];
-        fr.bq[0] = v0.x; fr.bq[1] = v0.y; fr.bq[2] = v0.z; fr.bq[3] = v0.w;
-        if constexpr (bits == 8 && !W2) {
-          const int4 v1 = tb[32];
-          fr.bq[4] = v1.x; fr.bq[5] = v1.y; fr.bq[6] = v1.z; fr.bq[7] = v1.w;
-        }
+          const int4 v0 = tb[0];
+          fr.bq[0] = v0.x; fr.bq[1] = v0.y; fr.bq[2] = v0.z; fr.bq[3] = v0.w;
+          if constexpr (bits == 8 && !W2) {
+            const int4 v1 = tb[32];
+            fr.bq[4] = v1.x; fr.bq[5] = v1.y; fr.bq[6] = v1.z; fr.bq[7] = v1.w;
+          }
         }
       }
 

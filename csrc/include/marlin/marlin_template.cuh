@@ -381,6 +381,13 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   constexpr bool RAW = FOLD && (bits == 4 || !bf16);
   static_assert(!FOLD || !s_byte, "FOLD takes 16-bit scales");
 
+  // The lane's packed integer zero-point word of scale row `srow` in the stage at `base` (its 8
+  // columns' nibbles; W2: shifted so that its warpgroup's 4 come first)
+  auto zp_word = [&](const char* base, int srow) {
+    return reinterpret_cast<const uint32_t*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes)
+               [srow * (BN / 8) + warp_n * 8 + lane / 4] >> (W2 ? 16 * wg : 0);
+  };
+
   // ---- shared -> registers -> tensor cores for ring slot `st`. All sub-tiles' registers are
   // loaded first so that their latency overlaps the MMAs.
   auto compute = [&](int st) {
@@ -389,8 +396,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     Bias4 zc[4];  // per 16-column block w (ZP_ONCE)
     if constexpr (ZP_ONCE) {
       const int srow = SROWS > 1 ? k_first / group_blocks : 0;
-      const uint32_t zw = reinterpret_cast<const uint32_t*>(base + SM.a_bytes + SM.b_bytes + SM.s_bytes)
-          [srow * (BN / 8) + warp_n * 8 + lane / 4] >> (W2 ? 16 * wg : 0);
+      const uint32_t zw = zp_word(base, srow);
 #pragma unroll
       for (int w = 0; w < NWB; ++w) zc[w] = bias4<bf16>((zw >> (8 * w)) & 0xf, (zw >> (8 * w + 4)) & 0xf);
     }
@@ -460,8 +466,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
 #pragma unroll
             for (int j = 0; j < 2 * NWB; ++j) fr.zf[j] = zp[j];
           } else if constexpr (!ZP_ONCE) {
-            const uint32_t zw =
-                reinterpret_cast<const uint32_t*>(zbase)[srow * (BN / 8) + warp_n * 8 + lane / 4] >> (W2 ? 16 * wg : 0);
+            const uint32_t zw = zp_word(base, srow);
 #pragma unroll
             for (int j = 0; j < 2 * NWB; ++j) fr.zi[j] = (zw >> (4 * j)) & 0xf;
           }

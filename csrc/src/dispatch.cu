@@ -142,10 +142,13 @@ int stream_k_blocks(int rows, int tiles, int k_iters, int per_sm, size_t slot_by
   return g;
 }
 
-bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev) {
+bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, int k_iters, const DeviceInfo& dev) {
   if (tuning().wide_m != 1) return tuning().wide_m == 2;
-  auto waves = [&](int t, int sl) { return double((t * sl + dev.sms - 1) / dev.sms) / sl; };
-  return kWideTileCost * waves(tiles_w, slices_w) < waves(tiles, slices);
+  auto time = [&](int t, int sl, double tile_cost, double split_cost) {
+    const int waves = (t * sl + dev.sms - 1) / dev.sms;
+    return waves * (double((k_iters + sl - 1) / sl) * tile_cost + (sl > 1 ? split_cost : 0.0));
+  };
+  return time(tiles_w, slices_w, kWideTileCost, kSplitCostWide) < time(tiles, slices, 1.0, kSplitCost);
 }
 
 bool prefer_wgmma_small_m(int rows, int tiles_wg, int k_iters_wg, bool eight_bit_or_channel, const DeviceInfo& dev) {
@@ -156,13 +159,15 @@ bool prefer_wgmma_small_m(int rows, int tiles_wg, int k_iters_wg, bool eight_bit
   return eight_bit_or_channel && 2 * tiles_wg >= dev.sms;
 }
 
-int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev) {
+int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev,
+                 bool wide) {
   if (tiles >= target || tiles > kLockInts) return 1;
   int sl = std::min(target / tiles, k_iters);
-  sl = std::min<int>(sl, int(std::max<size_t>(1, size_t(tuning().max_partial_kb) * 1024 / slot_bytes)));
+  const size_t tile_cap = size_t(tuning().max_partial_kb) * 1024 * (wide ? 2 : 1);
+  sl = std::min<int>(sl, int(std::max<size_t>(1, tile_cap / slot_bytes)));
   if (max_slices > 0) sl = std::min(sl, max_slices);
   sl = std::max(sl, 1);
-  const size_t cap = size_t(dev.sms) * kMaxPartialFloats * sizeof(float);
+  const size_t cap = size_t(dev.sms) * (wide ? kWidePartialFloats : kMaxPartialFloats) * sizeof(float);
   while (sl > 1 && size_t(tiles) * sl * slot_bytes > cap) --sl;
   const int per = (k_iters + sl - 1) / sl;
   return (k_iters + per - 1) / per;  // no empty slices

@@ -19,6 +19,9 @@ namespace host {
 constexpr int kLockInts = 4096;                      // lock counters at the start of the workspace
 constexpr size_t kLockBytes = kLockInts * 4;         // C_tmp follows
 constexpr int kMaxPartialFloats = 16 * 4 * 16 * 16;  // per SM: thread_m_blocks 4, thread_n 256
+// Per SM when the wide mode splits K: one 128-row tile's partial each (the workspace holds this
+// much; every other grid keeps to kMaxPartialFloats, as before the thirteenth session)
+constexpr int kWidePartialFloats = 2 * kMaxPartialFloats;
 constexpr int kSmemHeadroom = 512;
 
 struct ThreadCfg {
@@ -125,8 +128,12 @@ inline size_t partial_slot_bytes(int thread_m_blocks, int thread_n_blocks, bool 
 
 // Split-K factor of a candidate with `tiles` tiles of k_iters K tiles each: aim for `target`
 // blocks, at most k_iters slices, a tile's partials (summed by one block) under the knob's cap,
-// at most max_slices (if > 0), within the workspace; no empty slices.
-int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev);
+// at most max_slices (if > 0), within the workspace (kMaxPartialFloats per SM); no empty slices.
+// `wide`: a candidate of the wide mode, whose 128 KB partials get kWidePartialFloats per SM and
+// twice the knob's cap per tile, so that it can split as finely as the 64-row mode (8 slices of
+// 16 tiles; its split grids are one wave, whose blocks share each tile's sum).
+int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev,
+                 bool wide = false);
 
 // Blocks of `fn` (launched with `threads` threads and `smem` bytes of dynamic shared memory) that
 // fit on one SM (cudaOccupancyMaxActiveBlocksPerMultiprocessor), cached per kernel and size;
@@ -143,14 +150,22 @@ int blocks_per_sm(KernelFn fn, int threads, int smem);
 int stream_k_blocks(int rows, int tiles, int k_iters, int per_sm, size_t slot_bytes, const DeviceInfo& dev);
 
 // Whether the 4-m-block wgmma kernel should take its 128-row mode (marlin_template.cuh W2) for a
-// chunk: `tiles` x `slices` blocks of 64-row tiles against `tiles_w` x `slices_w` of 128-row ones.
-// Predicted time = whole waves of blocks x the share of a tile each block does, a 128-row tile
-// costing kWideTileCost 64-row ones (kbench on the H100, 8192 x 28672 M = 256 / 1024: 1.6 per
-// wave since the twelfth session's wide-mode changes, 1.7-1.9 before), so 224 tiles (2 waves on
-// 132 SMs) become 112 (1 wave x 1.6), while a small layer that split-K already spreads over the
-// SMs stays in the 64-row mode. MARLIN_WIDE_M=0 / 2: never / always.
+// chunk: `tiles` x `slices` blocks of 64-row tiles against `tiles_w` x `slices_w` of 128-row ones,
+// `k_iters` K tiles of 64 deep. Predicted time, in K tiles of the 64-row mode: whole waves of
+// blocks x (a block's K tiles x its cost + the split-K partial's cost when split). A 128-row K
+// tile costs kWideTileCost (kbench on the H100, 8192 x 28672 M = 256 / 1024: 1.6 per wave since
+// the twelfth session's wide-mode changes, 1.7-1.9 before). A block's split-K partial (written,
+// then a share of the tile's partials read back and summed) costs kSplitCost / kSplitCostWide
+// (64 / 128 KB; fitted to the thirteenth session's H100 sweep of 14336 x 4096, 4096 x 14336 and
+// 4096 x 4096 at M = 128..1024, docs/performance.md: they are why 16 wide tiles in 8 slices beat
+// 32 64-row tiles in 4 on K = 14336 (28 K tiles a block) and lose on K = 4096 (8)). So 224 tiles
+// (2 waves on 132 SMs) become 112 (1 wave x 1.6), while a small layer that split-K already
+// spreads over the SMs keeps the 64-row mode unless its K is deep. MARLIN_WIDE_M=0 / 2: never /
+// always.
 constexpr double kWideTileCost = 1.6;
-bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, const DeviceInfo& dev);
+constexpr double kSplitCost = 5.0;
+constexpr double kSplitCostWide = 14.0;
+bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, int k_iters, const DeviceInfo& dev);
 
 // Whether a chunk of <= 16 rows should run on the 2-m-block wgmma tile (64,256,256) of sm_90a,
 // most of its 32 rows empty, instead of the 8-row or 1-m-block mma.sync tiles. `tiles_wg`: its

@@ -56,7 +56,7 @@ int device_info(int device, DeviceInfo* out) {
 size_t workspace_size(int device) {
   DeviceInfo d;
   if (device_info(device, &d)) return 0;
-  return kLockBytes + size_t(d.sms) * kMaxPartialFloats * sizeof(float);
+  return kLockBytes + size_t(d.sms) * kWidePartialFloats * sizeof(float);
 }
 
 // 8-bit activations (W4A8): marlin_gemm_a8.cu
@@ -273,14 +273,16 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // The 4-m-block wgmma kernel's 128-row mode (marlin_template.cuh W2): each dequantized
     // weight feeds 128 rows. For chunks of >= 128 rows when predicted faster (dispatch.h
     // prefer_wide). On the H100 (bench_gemm graph rows) 8192 x 28672 M = 128 168 -> 135 us,
-    // M = 1024 1068 -> 898; 14336 x 4096 M = 1024 257 -> 222 (docs/performance.md).
+    // M = 1024 1068 -> 898; 14336 x 4096 M = 1024 257 -> 222, and with its own partial room
+    // (thirteenth session) M = 256 72-75 -> 62-64 (docs/performance.md).
     bool wide = false;
     if (cands[pick].wgmma && key.thread_m_blocks == 4 && rows >= 128) {
       const int bk = 16 * key.thread_k_blocks;
+      const int k_iters = (K + bk - 1) / bk;
       const int tiles_w = (rows + 127) / 128 * (N / (16 * key.thread_n_blocks));
       const size_t slot_w = partial_slot_bytes(8, key.thread_n_blocks, g->use_fp32_reduce != 0);
-      const int sl_w = split_slices(tiles_w, (K + bk - 1) / bk, slot_w, target, g->max_slices, dev);
-      if (prefer_wide(tiles, slices, tiles_w, sl_w, dev)) {
+      const int sl_w = split_slices(tiles_w, k_iters, slot_w, target, g->max_slices, dev, true);
+      if (prefer_wide(tiles, slices, tiles_w, sl_w, k_iters, dev)) {
         wide = true;
         tiles = tiles_w;
         slices = sl_w;

@@ -62,6 +62,22 @@ int main() {
   for (const auto& c : sks)
     std::printf("sk%d/%d/%d/%d/%zu %d\n", c.rows, c.tiles, c.k_iters, c.per_sm, c.slot,
                 stream_k_blocks(c.rows, c.tiles, c.k_iters, c.per_sm, c.slot, dev));
+  // the 8-row tile's split: tiles, slices from choose_candidate, K tiles, max_slices
+  const int m8s[][4] = {{112, 1, 32, 0}, {66, 1, 32, 0}, {65, 2, 32, 0}, {132, 1, 32, 0}, {32, 4, 112, 0},
+                        {112, 1, 32, 1}, {112, 1, 1, 0}, {224, 1, 64, 0}};
+  for (const auto& c : m8s)
+    std::printf("m8s%d/%d/%d/%d %d\n", c[0], c[1], c[2], c[3], m8_slices(c[0], c[1], c[2], c[3], dev));
+  // the pick among the 8-row tiles of 4096 x 14336 (M <= 8): (128,128,256) 112 tiles, (64,128,128)
+  // 112, (128,64,128) 224, K = 4096
+  struct Cand { KernelKey key; int tiles; };
+  const Cand m8c[] = {{KernelKey{0, 0, 0, 0, 256, 1, 8, 8, true, 4, 8, false}, 112},
+                      {KernelKey{0, 0, 0, 0, 128, 1, 8, 4, true, 4, 8, false}, 112},
+                      {KernelKey{0, 0, 0, 0, 128, 1, 4, 8, true, 4, 8, false}, 224}};
+  for (const bool m8 : {false, true}) {
+    int sl = 0;
+    const int pick = choose_candidate(m8c, 3, 4096, true, dev.sms, 0, dev, &sl, m8);
+    std::printf("m8pick%d %d/%d\n", int(m8), pick, sl);
+  }
   const int archs[][2] = {{90, 90}, {90, 75}, {90, 89}, {89, 89}, {80, 80}};  // binary, PTX
   for (const auto& a : archs) std::printf("arch%d/%d %d\n", a[0], a[1], int(wgmma_arch(a[0], a[1])));
   return 0;
@@ -136,6 +152,24 @@ def test_wide_mode_slices(rules_exe):
     assert got["128x4096x14336"] == "4/8" and got["256x4096x14336"] == "2/4"
     assert got["128x4096x4096"] == "4/8" and got["128x14336x4096"] == "1/2"
     assert got["1024x28672x8192"] == "1/1"
+
+
+def test_m8_slices(rules_exe):
+    # two slices where one leaves between half and all of the 132 SMs idle (112 tiles of 128
+    # columns: 4096 x 14336); grids already split or already covering the SMs keep their split
+    # (14336 x 4096: 32 tiles x 8 were slower than x 4); a caller's max_slices = 1 and a single K
+    # tile win
+    got = {k[3:]: v for k, v in run(rules_exe).items() if k.startswith("m8s")}
+    assert got == {"112/1/32/0": "2", "66/1/32/0": "2", "65/2/32/0": "2", "132/1/32/0": "1",
+                   "32/4/112/0": "4", "112/1/32/1": "1", "112/1/1/0": "1", "224/1/64/0": "1"}
+
+
+def test_m8_pick(rules_exe):
+    # 4096 x 14336 at M <= 8: unsplit, only the (128,64,128) tile's 224 blocks reach every SM; with
+    # the 8-row split rule (4-bit weights) the (128,128,256) tile's 2 x 112 do too and win by
+    # priority (H100: GPTQ-4 g128 M = 8 19.9-20.0 -> 18.2-19.1 us, AWQ-4 22.2-22.6 -> 20.1-20.2)
+    got = {k: v for k, v in run(rules_exe).items() if k.startswith("m8pick")}
+    assert got == {"m8pick0": "2/1", "m8pick1": "0/2"}
 
 
 def test_one_block_per_sm_smem():

@@ -159,6 +159,11 @@ bool prefer_wgmma_small_m(int rows, int tiles_wg, int k_iters_wg, bool eight_bit
   return eight_bit_or_channel && 2 * tiles_wg >= dev.sms;
 }
 
+int m8_slices(int tiles, int slices, int k_iters, int max_slices, const DeviceInfo& dev) {
+  if (slices != 1 || 2 * tiles < dev.sms || tiles >= dev.sms || k_iters < 2 || max_slices == 1) return slices;
+  return 2;
+}
+
 int split_slices(int tiles, int k_iters, size_t slot_bytes, int target, int max_slices, const DeviceInfo& dev,
                  bool wide) {
   if (tiles >= target || tiles > kLockInts) return 1;

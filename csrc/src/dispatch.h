@@ -186,21 +186,34 @@ bool prefer_wide(int tiles, int slices, int tiles_w, int slices_w, int k_iters, 
 //   (9.4 -> 10.0), as do 8-bit (level) and per-channel weights (18.8 -> 20.2 at M = 16).
 bool prefer_wgmma_small_m(int rows, int tiles_wg, int k_iters_wg, bool eight_bit_or_channel, const DeviceInfo& dev);
 
+// Split-K factor of an 8-row-tile candidate (two blocks fit an SM) from split_slices' `slices`:
+// where one slice leaves SMs idle (between half and all of them get a tile), two, so that every
+// SM gets a block. choose_candidate applies it for 4-bit weights, so that on 4096 x 14336 at
+// M <= 8 the (128,128,256) tile split in 2 (224 blocks) ties with, and by priority beats, the
+// (128,64,128) tile's 224 unsplit tiles. H100, graph rows (thirteenth session, two rounds):
+// GPTQ-4 g128 M = 1 20.1-20.2 -> 18.8-19.4 us, M = 8 19.9-20.0 -> 18.2-19.1; AWQ-4 M = 1
+// 21.1 -> 19.3-19.5, M = 8 22.2-22.6 -> 20.1-20.2; NVFP4 -2%. 8-bit weights lost at M = 1
+// (GPTQ-8 26.7-26.8 -> 28.8-29.7, FP8 26.8-27.0 -> 27.9-28.7), so they keep the unsplit pick.
+// Grids already split keep theirs. `max_slices` (> 0) caps it.
+int m8_slices(int tiles, int slices, int k_iters, int max_slices, const DeviceInfo& dev);
+
 // Split factors of the candidates (each with .key and .tiles) for a K of `k`, then the pick: the
 // candidate that fills the GPU best, counting blocks up to one per SM; ties (any config that
 // reaches every SM) go to the earlier one, i.e. the priority order. More blocks than SMs is not
 // better in itself: on an H100, (8192 x 28672, M <= 16) runs 52.9 us with 224 blocks of
 // (128,128,256) and 57-84 us with 448 of (128,64,128) (csrc/dev/kbench.cu, docs/performance.md).
-// Returns the pick's index and sets *slices.
+// `m8`: the candidates are 8-row tiles, whose split m8_slices raises. Returns the pick's index and
+// sets *slices.
 template <class Cand>
 int choose_candidate(const Cand* cands, int n, int k, bool fp32_reduce, int target, int max_slices,
-                     const DeviceInfo& dev, int* slices) {
+                     const DeviceInfo& dev, int* slices, bool m8 = false) {
   int pick = 0, best = -1;
   for (int i = 0; i < n; ++i) {
     const KernelKey& key = cands[i].key;
     const int bk = 16 * key.thread_k_blocks;
     const size_t slot_bytes = partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, fp32_reduce);
-    const int sl = split_slices(cands[i].tiles, (k + bk - 1) / bk, slot_bytes, target, max_slices, dev);
+    int sl = split_slices(cands[i].tiles, (k + bk - 1) / bk, slot_bytes, target, max_slices, dev);
+    if (m8) sl = m8_slices(cands[i].tiles, sl, (k + bk - 1) / bk, max_slices, dev);
     const int score = cands[i].tiles * sl < dev.sms ? cands[i].tiles * sl : dev.sms;
     if (score > best) {
       best = score;

@@ -265,7 +265,9 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     }
     const int target = dev.sms * waves;
     int slices = 1;
-    const int pick = choose_candidate(cands, n_cands, K, g->use_fp32_reduce != 0, target, g->max_slices, dev, &slices);
+    // (the 8-row tile of 4-bit weights: two slices where one leaves SMs idle, dispatch.h m8_slices)
+    const int pick = choose_candidate(cands, n_cands, K, g->use_fp32_reduce != 0, target, g->max_slices, dev, &slices,
+                                      cands[0].key.m_block_size_8 && bits == 4 && tune.waves == 0);
     const KernelFn fn = cands[pick].fn;
     const KernelKey key = cands[pick].key;
     const SmemModel sm = cands[pick].sm;

@@ -145,6 +145,11 @@ def test_wide_mode_choices(rules_exe):
                    "256x4096x4096": "0", "128x14336x4096": "0", "256x14336x4096": "1"}
 
 
+@pytest.mark.parametrize("knob,want", [("0", "0"), ("2", "1")])
+def test_wide_mode_knob(rules_exe, knob, want):
+    assert {v for k, v in run(rules_exe, knob).items() if k[0].isdigit()} == {want}
+
+
 def test_wide_mode_slices(rules_exe):
     # split-K factors (64-row / wide): the wide mode's 128 KB partials fit 8 slices of 16 tiles
     # (16 MB, within kWidePartialFloats per SM), which kMaxPartialFloats alone held to 4 and 2

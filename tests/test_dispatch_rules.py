@@ -1,6 +1,7 @@
 """The host dispatch's choice rules (csrc/src/dispatch.cu), compiled by nvcc into a host-only
 program and run without a GPU: whether the 4-m-block wgmma kernel takes its 128-row mode for a
-chunk, which kernels count as wgmma kernels, how a grid is launched (programmatic dependent
+chunk and how finely each mode splits K, the 8-row tile's split and pick, which kernels count as
+wgmma kernels, how a grid is launched (programmatic dependent
 launch, the early release and its shared-memory padding, the split-K sum shared by a tile's
 blocks), and when a chunk of <= 16 rows takes the 2-m-block wgmma tile. The expected choices are the ones the H100 measurements favoured
 (docs/performance.md)."""

@@ -211,9 +211,10 @@ int choose_candidate(const Cand* cands, int n, int k, bool fp32_reduce, int targ
   for (int i = 0; i < n; ++i) {
     const KernelKey& key = cands[i].key;
     const int bk = 16 * key.thread_k_blocks;
+    const int k_iters = (k + bk - 1) / bk;
     const size_t slot_bytes = partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, fp32_reduce);
-    int sl = split_slices(cands[i].tiles, (k + bk - 1) / bk, slot_bytes, target, max_slices, dev);
-    if (m8) sl = m8_slices(cands[i].tiles, sl, (k + bk - 1) / bk, max_slices, dev);
+    int sl = split_slices(cands[i].tiles, k_iters, slot_bytes, target, max_slices, dev);
+    if (m8) sl = m8_slices(cands[i].tiles, sl, k_iters, max_slices, dev);
     const int score = cands[i].tiles * sl < dev.sms ? cands[i].tiles * sl : dev.sms;
     if (score > best) {
       best = score;

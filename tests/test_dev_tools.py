@@ -61,3 +61,29 @@ def test_bench_gemm_parses_dispatch_overrides():
     for bad in ("slices=4", "max_slices", "max_slices=four"):
         with pytest.raises(SystemExit, match="bad --gemm-args item"):
             bench_gemm.parse_gemm_args(bad)
+
+
+def test_bench_power_parses_and_summarizes_samples():
+    # nvidia-smi's CSV (noheader, nounits): timestamp, SM MHz, watts, throttle reasons; an "[N/A]"
+    # reading is skipped. The summary keeps the samples from 0.3 s after the window's start.
+    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
+    try:
+        import bench_power
+    finally:
+        sys.path.pop(0)
+    text = "\n".join([
+        "2026/12/07 11:40:00.000, 1980, 500.00, 0x0000000000000000",
+        "2026/12/07 11:40:00.400, 1800, 690.50, 0x0000000000000004",
+        "2026/12/07 11:40:00.450, [N/A], 690.00, 0x0000000000000004",
+        "2026/12/07 11:40:00.500, 1700, 700.00, 0x0000000000000004",
+        "2026/12/07 11:40:00.600, 1900, 650.00, 0x0000000000000000",
+        "2026/12/07 11:40:05.000, 1980, 100.00, 0x0000000000000000",
+    ])
+    samples = bench_power.parse_samples(text)
+    assert [s.sm_mhz for s in samples] == [1980, 1800, 1700, 1900, 1980]
+    assert samples[1].throttle & bench_power.SW_POWER_CAP and not samples[0].throttle
+    t0 = samples[0].t
+    assert samples[2].t - t0 == pytest.approx(0.5)
+    got = bench_power.summarize(samples, t0, t0 + 1.0)
+    assert got == bench_power.Summary(3, 1800, 690.5, pytest.approx(2 / 3))
+    assert bench_power.summarize(samples, t0 + 10, t0 + 11) is None

@@ -8,8 +8,8 @@ column is marlin's energy per call over cuBLAS's.
 
 Why: a kernel held at the power cap runs at the clock the cap allows, so its speed is the power
 limit over its energy per GEMM. Spreading the same work over idle SMs (stream-K) then gains
-little. On the H100 (700 W) the GEMMs run at the cap from M = 64 on (docs/performance.md,
-fourteenth session).
+little. On the H100 (700 W) our GEMMs run at the cap from M = 64 on, cuBLAS's from M = 128
+(docs/performance.md, fourteenth session).
 
 Usage: python benchmarks/bench_power.py [--scheme gptq4-g128] [--shape 8192x28672]
        [--ms 1,16,64,256,1024] [--seconds 2] [--dtype fp16]

@@ -76,6 +76,26 @@ def summarize(samples: list[Sample], t0: float, t1: float) -> Summary | None:
                    sum(1 for s in sel if s.throttle & SW_POWER_CAP) / len(sel))
 
 
+def table(windows: list[tuple[int, str, float, float, float]], samples: list[Sample]) -> list[str]:
+    """The markdown table: one row per (M, kernel, start, end, us per call) window, marlin's row
+    before cuBLAS's; the cuBLAS row carries marlin's energy per call over its own."""
+    out = ["| M | kernel | us per call | SM MHz (median) | power W (median) | power-capped samples | mJ per call "
+           "| marlin energy / cuBLAS |", "|---|---|---|---|---|---|---|---|"]
+    energy = {}
+    for m, name, t0, t1, us in windows:
+        s = summarize(samples, t0, t1)
+        if s is None:
+            out.append(f"| {m} | {name} | {us:.1f} | - | - | - | - | |")
+            continue
+        energy[(m, name)] = s.power_w * us * 1e-3  # W x us = uJ; mJ
+        ratio = ""
+        if name == "cuBLAS" and (m, "marlin") in energy:
+            ratio = f"{energy[(m, 'marlin')] / energy[(m, name)]:.2f}"
+        out.append(f"| {m} | {name} | {us:.1f} | {s.sm_mhz:.0f} | {s.power_w:.0f} | {100 * s.capped:.0f}% | "
+                   f"{energy[(m, name)]:.2f} | {ratio} |")
+    return out
+
+
 def run_for(calls, seconds: float) -> tuple[float, float, float]:
     """Run the callables round-robin for about `seconds`; (start, end, microseconds per call)."""
     import torch
@@ -143,19 +163,7 @@ def main() -> None:
     samples = parse_samples(proc.communicate()[0])
     print(f"device: {torch.cuda.get_device_name()}; {args.scheme} {args.dtype}, K x N = {k} x {n}; "
           f"{args.seconds:g} s per kernel")
-    print("| M | kernel | us per call | SM MHz (median) | power W (median) | power-capped samples | mJ per call "
-          "| marlin energy / cuBLAS |")
-    print("|---|---|---|---|---|---|---|---|")
-    energy = {}
-    for m, name, t0, t1, us in windows:
-        s = summarize(samples, t0, t1)
-        if s is None:
-            print(f"| {m} | {name} | {us:.1f} | - | - | - | - | |")
-            continue
-        energy[(m, name)] = s.power_w * us * 1e-3
-        ratio = f"{energy[(m, 'marlin')] / energy[(m, name)]:.2f}" if name == "cuBLAS" and (m, "marlin") in energy else ""
-        print(f"| {m} | {name} | {us:.1f} | {s.sm_mhz:.0f} | {s.power_w:.0f} | {100 * s.capped:.0f}% | "
-              f"{energy[(m, name)]:.3f} | {ratio} |")
+    print("\n".join(table(windows, samples)))
 
 
 if __name__ == "__main__":

@@ -87,3 +87,20 @@ def test_bench_power_parses_and_summarizes_samples():
     got = bench_power.summarize(samples, t0, t0 + 1.0)
     assert got == bench_power.Summary(3, 1800, 690.5, pytest.approx(2 / 3))
     assert bench_power.summarize(samples, t0 + 10, t0 + 11) is None
+
+
+def test_bench_power_table_gives_energy_per_call_and_ratio():
+    # marlin 100 us at 600 W (60 mJ), cuBLAS 50 us at 700 W (35 mJ): marlin spends 1.71x the
+    # energy per call; power-capped share from the throttle bit; a window without samples: dashes
+    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
+    try:
+        import bench_power
+    finally:
+        sys.path.pop(0)
+    S = bench_power.Sample
+    samples = [S(10.5, 1800, 600.0, 4), S(10.6, 1800, 600.0, 4), S(20.5, 1500, 700.0, 4), S(20.6, 1500, 700.0, 0)]
+    rows = bench_power.table([(256, "marlin", 10.0, 11.0, 100.0), (256, "cuBLAS", 20.0, 21.0, 50.0),
+                              (1, "marlin", 30.0, 31.0, 5.0)], samples)
+    assert rows[2] == "| 256 | marlin | 100.0 | 1800 | 600 | 100% | 60.00 |  |"
+    assert rows[3] == "| 256 | cuBLAS | 50.0 | 1500 | 700 | 50% | 35.00 | 1.71 |"
+    assert rows[4] == "| 1 | marlin | 5.0 | - | - | - | - | |"

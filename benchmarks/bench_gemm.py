@@ -84,6 +84,17 @@ def copies_for(nbytes: int) -> int:
     return max(2, math.ceil(3 * L2_BYTES / max(nbytes, 1)) + 1)
 
 
+def weight_sets(kw: dict, wbytes: int) -> list[dict]:
+    """`kw` and enough clones of its tensors that rotating through them defeats the L2."""
+    return [kw] + [{key: (v.clone() if isinstance(v, torch.Tensor) else v) for key, v in kw.items()}
+                   for _ in range(copies_for(wbytes) - 1)]
+
+
+def dense_weights(k: int, n: int, dtype: torch.dtype) -> list[torch.Tensor]:
+    """Random K x N cuBLAS operands, as many as defeat the L2 in rotation."""
+    return [torch.randn(k, n, device="cuda", dtype=dtype) for _ in range(copies_for(k * n * 2))]
+
+
 GEMM_ARGS = ("use_fp32_reduce", "thread_k", "thread_n", "max_m_blocks", "max_slices")
 
 
@@ -164,14 +175,13 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     results = {}
     for k, n in shapes:
-        dense = [torch.randn(k, n, device="cuda", dtype=dtype) for _ in range(copies_for(k * n * 2))]
+        dense = dense_weights(k, n, dtype)
         for scheme in args.schemes.split(","):
             kw, wbytes = make_weights(scheme, k, n, dtype)
             if kw is None:
                 print(f"| {scheme} | {k} | {n} | - | skipped: needs --dtype bf16 | | | | | | |")
                 continue
-            sets = [kw] + [{key: (v.clone() if isinstance(v, torch.Tensor) else v) for key, v in kw.items()}
-                           for _ in range(copies_for(wbytes) - 1)]
+            sets = weight_sets(kw, wbytes)
             for m in ms:
                 a = torch.randn(m, k, device="cuda", dtype=dtype)
                 moved = wbytes + (m * k + m * n) * 2

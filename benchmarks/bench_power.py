@@ -139,16 +139,15 @@ def main() -> None:
 
     if not torch.cuda.is_available():
         sys.exit("bench_power: needs a CUDA GPU")
-    from bench_gemm import copies_for, make_weights
+    from bench_gemm import dense_weights, make_weights, weight_sets
     from marlin_core.runtime import ops
 
     dtype = torch.float16 if args.dtype == "fp16" else torch.bfloat16
     kw, wbytes = make_weights(args.scheme, k, n, dtype)
     if kw is None:
         sys.exit(f"bench_power: {args.scheme} needs --dtype bf16")
-    sets = [kw] + [{key: (v.clone() if isinstance(v, torch.Tensor) else v) for key, v in kw.items()}
-                   for _ in range(copies_for(wbytes) - 1)]
-    dense = [torch.randn(k, n, device="cuda", dtype=dtype) for _ in range(copies_for(k * n * 2))]
+    sets = weight_sets(kw, wbytes)
+    dense = dense_weights(k, n, dtype)
     proc = subprocess.Popen([smi, f"--query-gpu={QUERY}", "--format=csv,noheader,nounits", "-lms", "50"],
                             stdout=subprocess.PIPE, text=True)
     windows = []

@@ -2,6 +2,7 @@
 builds against csrc/include, so the numbers in docs/performance.md can be reproduced (running it
 needs a GPU); csrc/dev/ncu_top.py reads an ncu source export."""
 
+import importlib
 import shutil
 import subprocess
 import sys
@@ -13,6 +14,15 @@ from marlin_core.testing import NVCC_FLAGS
 
 NVCC = shutil.which("nvcc")
 CSRC = TESTS.parent / "csrc"
+
+
+def _benchmark(name: str):
+    """A module of benchmarks/ (not a package), imported by name."""
+    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
 
 
 @pytest.mark.skipif(NVCC is None, reason="nvcc not on PATH")
@@ -50,11 +60,7 @@ def test_ncu_top_ranks_instructions_by_stall_samples(tmp_path):
 
 def test_bench_gemm_parses_dispatch_overrides():
     pytest.importorskip("torch")
-    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
-    try:
-        import bench_gemm
-    finally:
-        sys.path.pop(0)
+    bench_gemm = _benchmark("bench_gemm")
     assert bench_gemm.parse_gemm_args("max_slices=4,thread_n=128,use_fp32_reduce=0") == {
         "max_slices": 4, "thread_n": 128, "use_fp32_reduce": False}
     assert bench_gemm.parse_gemm_args("") == {}
@@ -66,11 +72,7 @@ def test_bench_gemm_parses_dispatch_overrides():
 def test_bench_power_parses_and_summarizes_samples():
     # nvidia-smi's CSV (noheader, nounits): timestamp, SM MHz, watts, throttle reasons; an "[N/A]"
     # reading is skipped. The summary keeps the samples from 0.3 s after the window's start.
-    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
-    try:
-        import bench_power
-    finally:
-        sys.path.pop(0)
+    bench_power = _benchmark("bench_power")
     text = "\n".join([
         "2026/12/07 11:40:00.000, 1980, 500.00, 0x0000000000000000",
         "2026/12/07 11:40:00.400, 1800, 690.50, 0x0000000000000004",
@@ -92,11 +94,7 @@ def test_bench_power_parses_and_summarizes_samples():
 def test_bench_power_table_gives_energy_per_call_and_ratio():
     # marlin 100 us at 600 W (60 mJ), cuBLAS 50 us at 700 W (35 mJ): marlin spends 1.71x the
     # energy per call; power-capped share from the throttle bit; a window without samples: dashes
-    sys.path.insert(0, str(TESTS.parent / "benchmarks"))
-    try:
-        import bench_power
-    finally:
-        sys.path.pop(0)
+    bench_power = _benchmark("bench_power")
     S = bench_power.Sample
     samples = [S(10.5, 1800, 600.0, 4), S(10.6, 1800, 600.0, 4), S(20.5, 1500, 700.0, 4), S(20.6, 1500, 700.0, 0)]
     rows = bench_power.table([(256, "marlin", 10.0, 11.0, 100.0), (256, "cuBLAS", 20.0, 21.0, 50.0),

@@ -277,10 +277,9 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // prefer_wide). On the H100 (bench_gemm graph rows) 8192 x 28672 M = 128 168 -> 135 us,
     // M = 1024 1068 -> 898; 14336 x 4096 M = 1024 257 -> 222, and with its own partial room
     // (thirteenth session) M = 256 72-75 -> 62-64 (docs/performance.md).
+    const int k_iters = (K + 16 * key.thread_k_blocks - 1) / (16 * key.thread_k_blocks);  // K tiles of a tile
     bool wide = false;
     if (cands[pick].wgmma && key.thread_m_blocks == 4 && rows >= 128) {
-      const int bk = 16 * key.thread_k_blocks;
-      const int k_iters = (K + bk - 1) / bk;
       const int tiles_w = (rows + 127) / 128 * (N / (16 * key.thread_n_blocks));
       const size_t slot_w = partial_slot_bytes(8, key.thread_n_blocks, g->use_fp32_reduce != 0);
       const int sl_w = split_slices(tiles_w, k_iters, slot_w, target, g->max_slices, dev, true);
@@ -297,8 +296,7 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     int sk = 0;
     // (the knob is looked at here too only to spare the occupancy query when stream-K is off)
     if (tune.stream_k >= 2 && !wide && stream_k_shape(key.threads, key.thread_m_blocks)) {
-      const int bk = 16 * key.thread_k_blocks;
-      sk = stream_k_blocks(rows, tiles, (K + bk - 1) / bk, blocks_per_sm(fn, key.threads, sm.total),
+      sk = stream_k_blocks(rows, tiles, k_iters, blocks_per_sm(fn, key.threads, sm.total),
                            partial_slot_bytes(key.thread_m_blocks, key.thread_n_blocks, g->use_fp32_reduce != 0), dev);
       if (sk > 0) blocks = sk;
     }

@@ -229,6 +229,8 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   const T* a_ptr = A + (a_rows_left > 0 ? (size_t)(m_base + a_r0) * p.lda + a_c * 8 : 0);
   const size_t a_row_step = (size_t)A_ROW_STEP * p.lda;
   const uint32_t a_dst = 16u * (a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8)));
+  const bool a_whole = m_base + BM <= prob_m;  // (used by W2 only)
+  static_assert(!W2 || A_CH % CP_THREADS == 0, "W2: every thread copies A_ITERS chunks");
   constexpr int B_CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
   constexpr int B_CH = thread_k_blocks * B_CH_ROW;
   constexpr int B_ITERS = (B_CH + CP_THREADS - 1) / CP_THREADS;
@@ -257,7 +259,13 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     // A: BM rows x BK halves, chunk index XOR (row % 8) swizzled. Thread tid copies chunk
     // column a_c of rows a_r0 + j * A_ROW_STEP; A_ROW_STEP is a multiple of 8, so the swizzle
     // is the same for all its rows.
-    {
+    if (W2 && a_whole && k_full) {
+      // wide mode, every row of the tile present and a whole K tile (all but the last tile of a
+      // ragged M, all but a partial last K tile): no predicates, no address selects
+#pragma unroll
+      for (int j = 0; j < A_ITERS; ++j)
+        ptx::cp_async16(sbase + a_dst + 16u * j * A_ROW_STEP * A_CHUNKS_ROW, a_src + j * a_row_step, true);
+    } else {
       const bool kok = k_full || k0 + a_c * 8 < prob_k;
 #pragma unroll
       for (int j = 0; j < A_ITERS; ++j) {
@@ -267,8 +275,8 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
                           pred);
         }
       }
-      a_src += IT_STEP * BK;
     }
+    a_src += IT_STEP * BK;
     // B: thread_k_blocks k16-rows, each a contiguous run of N_WARPS tiles
     {
       const int kt0 = k0 / 16;

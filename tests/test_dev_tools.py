@@ -1,6 +1,7 @@
 """The kernel dev tools of docs/kernel-dev.md: the micro-benchmark (csrc/dev/kbench.cu) still
-builds against csrc/include, so the numbers in docs/performance.md can be reproduced (running it
-needs a GPU); csrc/dev/ncu_top.py reads an ncu source export."""
+builds against csrc/include, alone and with the K-loop probes of docs/patches/kbench-probes.patch,
+so the numbers in docs/performance.md can be reproduced (running it needs a GPU);
+csrc/dev/ncu_top.py reads an ncu source export; the benchmarks' pure parts."""
 
 import importlib
 import shutil
@@ -39,23 +40,26 @@ PROBES = TESTS.parent / "docs" / "patches" / "kbench-probes.patch"
 PROBE_MACROS = ("KB_NODQ", "KB_NOBFETCH", "KB_NOAFETCH", "KB_NOMMA", "KB_NOSTART", "KB_NOWGMMA")
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="git not on PATH")
-def test_kbench_probes_patch_applies_to_the_headers(tmp_path):
-    """docs/kernel-dev.md's K-loop probes: the patch must follow the template as it changes."""
+def _probed_headers(tmp_path):
+    """A copy of csrc/include with the probes patch applied (the patch must follow the template)."""
     shutil.copytree(CSRC / "include", tmp_path / "csrc" / "include")
     proc = subprocess.run(["git", "apply", str(PROBES)], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    text = (tmp_path / "csrc" / "include" / "marlin" / "marlin_template.cuh").read_text()
+    return tmp_path / "csrc" / "include"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not on PATH")
+def test_kbench_probes_patch_applies_to_the_headers(tmp_path):
+    text = (_probed_headers(tmp_path) / "marlin" / "marlin_template.cuh").read_text()
     assert all(m in text for m in PROBE_MACROS)
 
 
 @pytest.mark.skipif(NVCC is None or shutil.which("git") is None, reason="nvcc or git not on PATH")
 def test_kbench_builds_with_every_probe(tmp_path):
-    shutil.copytree(CSRC / "include", tmp_path / "csrc" / "include")
-    subprocess.run(["git", "apply", str(PROBES)], cwd=tmp_path, check=True)
+    include = _probed_headers(tmp_path)
     exe = tmp_path / "kbench"
     proc = subprocess.run([NVCC, *NVCC_FLAGS, "-gencode", "arch=compute_90a,code=sm_90a",
-                           *(f"-D{m}=1" for m in PROBE_MACROS), f"-I{tmp_path / 'csrc' / 'include'}",
+                           *(f"-D{m}=1" for m in PROBE_MACROS), f"-I{include}",
                            str(CSRC / "dev" / "kbench.cu"), "-o", str(exe)],
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]

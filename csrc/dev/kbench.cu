@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "marlin/marlin_template.cuh"
+#include "marlin/tma.h"
 
 using namespace marlin;
 
@@ -205,6 +206,11 @@ static void launch_marlin(int copy, void* ctx) {
   p.max_shared_mem = c.smem;
   p.wide_m = c.wide;
   p.stream_k = c.sk;
+  // the wide mode's copies by TMA as the library makes them (KernelParams::a_tma / b_tma); KB_TMA=0:
+  // cp.async, 1: the A tile only, 2 (default): A and the B stage
+  static const int tma = std::getenv("KB_TMA") ? std::atoi(std::getenv("KB_TMA")) : 2;
+  if (c.wide && tma >= 1) set_a_tma(p, c.buf->A, c.M, c.K, c.K, 128, 64);
+  if (c.wide && tma >= 2) set_b_tma(p, p.B, c.K, c.N, 4, 256);
   c.fn<<<c.grid, c.threads, c.smem>>>(p);
 }
 

@@ -22,6 +22,7 @@ const Tuning& tuning() {
     if (const char* s = std::getenv("MARLIN_SMALL_M_WGMMA")) t.small_m_wgmma = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_REDUCE_TOGETHER")) t.reduce_together = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_STREAM_K")) t.stream_k = std::atoi(s);
+    if (const char* s = std::getenv("MARLIN_TMA")) t.tma = std::atoi(s);
     return t;
   }();
   return t;

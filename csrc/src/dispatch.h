@@ -41,7 +41,8 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // tests and A/B; prefer_wgmma_small_m); MARLIN_REDUCE_TOGETHER (0: split-K partials summed by
 // the last block alone, for A/B; launch_plan); MARLIN_STREAM_K (2: a stream-K grid wherever it
 // fits, with the blocks per SM the kernel's occupancy allows (at most 2), 3: one block per SM;
-// the default 0 never; stream_k_blocks).
+// the default 0 never; stream_k_blocks); MARLIN_TMA (the wide mode's copies: 0 all by cp.async,
+// 1 the A tile by TMA, 2 the default: A and the 4-bit B stage by TMA; for A/B, tma.h).
 struct Tuning {
   int waves = 0;
   int max_partial_kb = 512;
@@ -51,6 +52,7 @@ struct Tuning {
   int small_m_wgmma = 1;
   int reduce_together = 1;
   int stream_k = 0;
+  int tma = 2;
 };
 const Tuning& tuning();
 

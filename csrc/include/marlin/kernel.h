@@ -32,9 +32,21 @@ struct KernelParams {
   bool release_early;       // let the next kernel in after the K loop (dispatch.h launch_plan)
   bool reduce_together;     // split-K: every block of a tile sums a share (dispatch.h launch_plan)
   bool stream_k;            // blocks take even runs of (tile, K tile) units across tiles (marlin_template.cuh)
+  bool a_tma;               // wide mode: the A tile comes by one TMA copy through a_map (tma.h)
+  // the TMA descriptor of A (a CUtensorMap, opaque): [prob_m rows, prob_k] with row stride lda,
+  // boxes of 128 rows x 64 halves in the 128-byte swizzle. It lives in the kernel's parameter
+  // space (__grid_constant__), where the TMA unit reads it.
+  alignas(64) unsigned char a_map[128];
+  // with a_tma, 4-bit weights: the B stage too, one TMA copy through b_map (thread_k_blocks k16
+  // rows of the tile's 8-byte words, no swizzle: the ring's B layout is the global one)
+  bool b_tma;
+  alignas(64) unsigned char b_map[128];
 };
 
-#define MARLIN_KERNEL_PARAMS const ::marlin::KernelParams params
+// __grid_constant__: the kernel hands the TMA unit the addresses of params.a_map / b_map, which
+// must stay in parameter space (a by-value parameter whose address is taken is copied to local
+// memory otherwise)
+#define MARLIN_KERNEL_PARAMS const __grid_constant__ ::marlin::KernelParams params
 
 // One kernel per combination of the 12 template parameters below; marlin gen writes the
 // explicit instantiations and the selector that maps a runtime key to them.
@@ -53,7 +65,7 @@ template <ScalarTypeId a_type_id,     // activations
 __global__ void Marlin(MARLIN_KERNEL_PARAMS);
 
 // Uniform pointer type of every instantiation, what the selector hands back.
-using KernelFn = void (*)(MARLIN_KERNEL_PARAMS);
+using KernelFn = void (*)(const ::marlin::KernelParams);
 
 // The runtime key the selector dispatches on; field for field the template parameters.
 struct KernelKey {

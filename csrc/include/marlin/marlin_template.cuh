@@ -230,6 +230,14 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   const size_t a_row_step = (size_t)A_ROW_STEP * p.lda;
   const uint32_t a_dst = 16u * (a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8)));
   const bool a_whole = m_base + BM <= prob_m;  // (used by W2 only)
+  // W2 with p.a_tma: the A tile of a stage is one TMA copy (128 rows x 64 halves, the 128-byte
+  // swizzle of the layout above; rows past M and K arrive as zeros), issued by thread 0 and
+  // awaited on the slot's mbarrier, instead of 4 cp.async per thread
+  const bool a_tma = W2 && p.a_tma;
+  // with 4-bit weights (p.b_tma) the stage's B codes as well, a second copy on the same mbarrier
+  const bool b_tma = W2 && bits == 4 && a_tma && p.b_tma;
+  __shared__ alignas(8) uint64_t a_bars[W2 ? ST : 1];
+  const uint32_t a_bar0 = ptx::smem_addr(a_bars);
   static_assert(!W2 || A_CH % CP_THREADS == 0, "W2: every thread copies A_ITERS chunks");
   constexpr int B_CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
   constexpr int B_CH = thread_k_blocks * B_CH_ROW;
@@ -259,7 +267,14 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     // A: BM rows x BK halves, chunk index XOR (row % 8) swizzled. Thread tid copies chunk
     // column a_c of rows a_r0 + j * A_ROW_STEP; A_ROW_STEP is a multiple of 8, so the swizzle
     // is the same for all its rows.
-    if (W2 && a_whole && k_full) {
+    if (a_tma) {
+      if (tid == 0) {
+        ptx::mbar_arrive_expect_tx(a_bar0 + 8u * st, BM * BK * 2 + (b_tma ? B_CH * 16 : 0));
+        ptx::tma_load_2d(sbase, p.a_map, k0, m_base, a_bar0 + 8u * st);
+        // (4-bit codes: 64 8-byte words per 64 columns of a k16 row, so the tile starts at word n_base)
+        if (b_tma) ptx::tma_load_2d(sbase + SM.a_bytes, p.b_map, n_base, k0 / 16, a_bar0 + 8u * st);
+      }
+    } else if (W2 && a_whole && k_full) {
       // wide mode, every row of the tile present and a whole K tile (all but the last tile of a
       // ragged M, all but a partial last K tile): no predicates, no address selects
 #pragma unroll
@@ -278,7 +293,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     }
     a_src += IT_STEP * BK;
     // B: thread_k_blocks k16-rows, each a contiguous run of N_WARPS tiles
-    {
+    if (!b_tma) {
       const int kt0 = k0 / 16;
 #pragma unroll
       for (int j = 0; j < B_ITERS; ++j) {
@@ -663,6 +678,13 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
                          s_byte ? BN : 2 * BN);
     }
   }
+  if (a_tma) {  // one arrival per phase: thread 0's, with the bytes it announces
+    if (tid == 0) {
+      for (int s = 0; s < ST; ++s) ptx::mbar_init(a_bar0 + 8u * s, 1);
+      ptx::fence_mbar_init();
+    }
+    __syncthreads();
+  }
   ptx::griddep_wait();
 #pragma unroll
   for (int s = 0; s < AHEAD; ++s) {
@@ -670,9 +692,11 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     ptx::cp_async_commit();
   }
   int st = 0;
+  uint32_t a_ph = 0;  // a_tma: parity of the slots' current mbarrier phase (flips at each wrap)
   for (int it = it_first; it < it_end; it += IT_STEP) {
     ptx::cp_async_wait<AHEAD - 1>();
     if constexpr (W2) {
+      if (a_tma) ptx::mbar_wait(a_bar0 + 8u * st, a_ph);
       ptx::fence_proxy_async_smem();  // the A tile is read by wgmma
       __syncthreads();
     } else if constexpr (WG) {
@@ -694,7 +718,12 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       ptx::cp_async_commit();
     }
     compute(st);
-    st = st + 1 == ST ? 0 : st + 1;
+    if (st + 1 == ST) {
+      st = 0;
+      a_ph ^= 1u;
+    } else {
+      ++st;
+    }
   }
   ptx::cp_async_wait<0>();
   // Programmatic dependent launch: the next kernel on the stream may be placed from here on

@@ -62,6 +62,59 @@ __device__ __forceinline__ void bar_sync_warpgroup() {
   asm volatile("bar.sync %0, 128;\n" ::"n"(id) : "memory");
 }
 
+// ---- TMA copies and their mbarriers (the wide mode's A tile and B stage, KernelParams::a_tma)
+
+// An mbarrier in shared memory that completes a phase on `count` arrivals (and, with expect_tx,
+// once the announced bytes have landed).
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+#if MARLIN_HAS_WGMMA
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+#endif
+}
+
+// Makes the initialized mbarriers visible to the async proxy (the TMA unit) before first use.
+__device__ __forceinline__ void fence_mbar_init() {
+#if MARLIN_HAS_WGMMA
+  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+#endif
+}
+
+// This thread's arrival, announcing `bytes` that a TMA copy will deliver to the same phase.
+__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
+#if MARLIN_HAS_WGMMA
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+#endif
+}
+
+// Waits until the phase of parity `parity` has completed (its bytes are in shared memory and
+// visible to this thread).
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+#if MARLIN_HAS_WGMMA
+  uint32_t done = 0;
+  while (!done) {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  }
+#endif
+}
+
+// One 2-D TMA copy: the box at (c0 along the inner dimension, c1 along the outer) of the tensor
+// described by `map` (a CUtensorMap in parameter, constant or global memory) to shared address
+// dst; the bytes count towards mbarrier bar's current phase. Elements outside the tensor arrive
+// as zeros.
+__device__ __forceinline__ void tma_load_2d(uint32_t dst, const void* map, int c0, int c1, uint32_t bar) {
+#if MARLIN_HAS_WGMMA
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+          dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(bar)
+      : "memory");
+#endif
+}
+
 // Keeps the compiler from moving accumulator registers across the asynchronous region (a wgmma
 // in flight owns them until wgmma_wait).
 __device__ __forceinline__ void reg_fence(float& x) { asm volatile("" : "+f"(x)::"memory"); }

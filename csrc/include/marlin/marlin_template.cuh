@@ -11,7 +11,8 @@
 //     mma.sync m16n8k16 with fp32 accumulators (the 8-row tile multiplies transposed).
 //   * sm_90a, (64,256,256) tiles (wgmma_shape): the two k warps are warpgroups that take
 //     alternate K tiles, each with its own ring and barrier, and multiply with wgmma (the
-//     dequantized weights from registers, the A tile from shared memory; ptx_wgmma.cuh).
+//     dequantized weights from registers, the A tile from shared memory; ptx_wgmma.cuh). Their
+//     128-row mode (W2) shares one ring, whose A tile and 4-bit B stage come by TMA copies.
 //   * After the K loop the k warps are summed in shared memory in fixed order. When the host
 //     split K into `slices` (gridDim.x = tiles * slices), each block writes its partial to
 //     C_tmp, and the last block to arrive at the tile's counter in `locks` sums all partials in

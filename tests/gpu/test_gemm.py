@@ -67,6 +67,35 @@ def test_bias_and_fp16_reduce(dtype):
         check(p, m, bias=True, use_fp32_reduce=False)
 
 
+# The wgmma tiles stage C through shared memory and store 16-byte chunks when C is 16-byte
+# aligned, and store single elements otherwise (C need only be 4-byte aligned): both ways must
+# give the same bits, with bias, for the 64-row tile unsplit (max_slices=1) and split, the wide
+# mode (M = 128 on an H100) and ragged M. On other GPUs both calls take the one path there is.
+@pytest.mark.parametrize("dtype", ["fp16", "bf16"])
+def test_output_alignment_same_bits(dtype):
+    import cases
+
+    p = make(Scheme("gptq4", dtype, 128), 256 * 8, 1024, seed=11)
+    dt = cases.DT[dtype]
+    bias = (torch.randn(p.n, device="cuda") * 0.5).to(dt)
+    for m, kw in ((64, {"max_slices": 1}), (64, {}), (128, {}), (200, {"max_slices": 1}), (16, {})):
+        a = cases.activations(m, p.k, dt, seed=m)
+        ref = a.float() @ p.w_ref + bias.float()
+        flat = torch.full((m * p.n + 8,), float("nan"), dtype=dt, device="cuda")
+        c16 = flat[: m * p.n].view(m, p.n)  # torch allocations are 256-byte aligned
+        c4 = flat[2 : 2 + m * p.n].view(m, p.n)  # 4-byte aligned only
+        assert c16.data_ptr() % 16 == 0 and c4.data_ptr() % 16 == 4
+        cases.run_gemm(p, a, c16, bias=bias, **kw)
+        torch.cuda.synchronize()
+        out16 = c16.clone()
+        flat.fill_(float("nan"))
+        cases.run_gemm(p, a, c4, bias=bias, **kw)
+        torch.cuda.synchronize()
+        assert not torch.isnan(out16).any() and not torch.isnan(c4).any(), f"M={m} {kw}: rows left unwritten"
+        assert torch.equal(out16.view(torch.int16), c4.view(torch.int16)), f"M={m} {kw}: the two stores differ"
+        assert ((out16.float() - ref).norm() / ref.norm()).item() < 1e-2, f"M={m} {kw}"
+
+
 # 67 N tiles of 256 (a prime count): M = 64, 128 and 200 (a 192-row chunk and an 8-row one) give
 # 67, 134 and 201 tiles of 64 rows (67 and 134 of 128 rows), counts that fill neither one wave of
 # a 132-SM GPU nor whole waves; with bias, and with 16-bit partials. On an H100 the dispatch

@@ -842,6 +842,33 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     }
   };
 
+  // The wgmma tiles' fragments are transposed (4 single elements in 2 rows each), so store_frag
+  // writes them as 4 scattered 2-byte stores. Where C allows 16-byte stores (c_16), a warp whose
+  // 32 lanes hold one whole fragment (idx-ordered sums below) stores it through a 256-byte
+  // shared scratch instead: stmatrix .trans turns it into 8 rows of 16 columns, written as 16
+  // 16-byte stores. Same bias and rounding as store_one, so the same bits.
+  const bool c_16 = WG && (reinterpret_cast<uintptr_t>(p.C) & 15) == 0 && prob_n % 8 == 0;
+  auto store_frag_warp = [&](int wn, int mb, int j, float4 v) {
+    const FragAt at = frag_at(wn, mb, j, 0);  // the fragment's first row and column
+    if (p.has_bias) {
+      const T* bias = reinterpret_cast<const T*>(p.bias);
+      const float b0 = F::to_floats(T2{bias[at.col + lane / 4], T{}}).x;
+      const float b8 = F::to_floats(T2{bias[at.col + 8 + lane / 4], T{}}).x;
+      v.x += b0;
+      v.y += b0;
+      v.z += b8;
+      v.w += b8;
+    }
+    const uint32_t scratch = ptx::smem_addr(smem) + 256u * warp;
+    ptx::stmatrix_x2_trans(scratch + 32u * (lane % 8) + 16u * ((lane / 8) % 2), bits_of(F::from_floats(v.x, v.y)),
+                           bits_of(F::from_floats(v.z, v.w)));
+    __syncwarp();
+    if (lane < 16 && at.row + lane / 2 < prob_m)
+      *reinterpret_cast<int4*>(reinterpret_cast<T*>(p.C) + (size_t)(at.row + lane / 2) * prob_n + at.col + 8 * (lane % 2)) =
+          ptx::ld_shared_16(scratch + 16u * lane);
+    __syncwarp();
+  };
+
   // ---- global reduction over K slices: each block writes its partial (fragment order) to
   // C_tmp, and the last to arrive at the tile's counter sums all of them in slice order
   // (bit-identical run to run), adds the bias, stores C and resets the counter.
@@ -910,11 +937,13 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
             }
           }
         }
-        if constexpr (W2) {
-          const int wv = idx / (32 * NJ * MB);  // warp: warpgroup wv / 4, warp column wv % 4
-          store_frag(wv % N_WARPS, wv / N_WARPS, (idx / 32) % (NJ * MB), idx % 32, sum);
+        const int wn = W2 ? idx / (32 * NJ * MB) % N_WARPS : idx / (32 * NJ * MB);  // W2: warp wv = idx / (32 NJ MB)
+        const int mb = W2 ? idx / (32 * NJ * MB) / N_WARPS : (idx / (32 * NJ)) % MB;  // (warpgroup wv / 4, column wv % 4)
+        const int j = W2 ? (idx / 32) % (NJ * MB) : (idx / 32) % NJ;
+        if (c_16) {
+          store_frag_warp(wn, mb, j, sum);
         } else {
-          store_frag(idx / (32 * NJ * MB), (idx / (32 * NJ)) % MB, (idx / 32) % NJ, idx % 32, sum);
+          store_frag(wn, mb, j, idx % 32, sum);
         }
       }
     };
@@ -966,6 +995,51 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   }
 
   // ---- epilogue: bias, convert, store (rows >= prob_m predicated)
+  if constexpr (WG) {
+    // The wgmma tiles' fragments are transposed (4 single elements in 2 rows each), which made
+    // this store 4 scattered 2-byte writes per fragment: 8-15% of the 64- and 128-row tiles' time
+    // where K is not split (H100, 8192 x 28672). So the tile goes through shared memory instead:
+    // stmatrix .trans writes the converted fragments as row-major C rows (16-byte chunks XOR
+    // row % 8, conflict-free both ways), then every thread stores whole 16-byte chunks of rows
+    // < prob_m. Same bias and rounding as store_one, so the same bits.
+    if (c_16) {
+      static_assert(!WG || BM * BN * 2 <= SM.total, "the staged C tile fits the shared memory");
+      constexpr int CHR = BN / 8;  // 16-byte chunks per row
+      const uint32_t c_s = ptx::smem_addr(smem);
+      auto chunk = [&](int r, int ch) { return c_s + uint32_t(r * (BN * 2) + ((ch ^ (r % 8)) * 16)); };
+      __syncthreads();  // the ring and the k-warp sum's buffer are done with
+      if (W2 || warp_k == 0) {
+        const T* bias = reinterpret_cast<const T*>(p.bias);
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+          for (int j = 0; j < NJ; ++j) {
+            // the fragment's (row, column) block: frag_at of lane 0, relative to the tile
+            const FragAt at = W2 ? frag_at(warp_n, wg, mb * NJ + j, 0) : frag_at(warp_n, mb, j, 0);
+            const int r0 = at.row - m_base, c0 = at.col - n_base;
+            float4 v = make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
+            if (p.has_bias) {
+              const float b0 = F::to_floats(T2{bias[at.col + lane / 4], T{}}).x;
+              const float b8 = F::to_floats(T2{bias[at.col + 8 + lane / 4], T{}}).x;
+              v.x += b0;
+              v.y += b0;
+              v.z += b8;
+              v.w += b8;
+            }
+            // (x, y): columns c0 + lane / 4, rows r0 + 2 (lane % 4), +1; (z, w): columns + 8
+            ptx::stmatrix_x2_trans(chunk(r0 + lane % 8, c0 / 8 + (lane / 8) % 2), bits_of(F::from_floats(v.x, v.y)),
+                                   bits_of(F::from_floats(v.z, v.w)));
+          }
+      }
+      __syncthreads();
+      const int rows = min(BM, prob_m - m_base);
+      T* const c_tile = reinterpret_cast<T*>(p.C) + (size_t)m_base * prob_n + n_base;
+      for (int i = tid; i < rows * CHR; i += threads)
+        *reinterpret_cast<int4*>(c_tile + (size_t)(i / CHR) * prob_n + 8 * (i % CHR)) =
+            ptx::ld_shared_16(chunk(i / CHR, i % CHR));
+      return;
+    }
+  }
   if constexpr (W2) {
     const float* f = &acc[0][0][0];
 #pragma unroll

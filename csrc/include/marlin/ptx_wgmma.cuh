@@ -115,6 +115,23 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const void* map, int c
 #endif
 }
 
+// Two 8x8 b16 matrices from their mma fragments (r0: the first, r1: the second; a lane holds
+// (row lane / 4, columns 2 (lane % 4), +1) of each) to shared memory transposed: lane l < 16
+// gives the address of 16-byte row l % 8 of matrix l / 8, which receives that fragment column.
+__device__ __forceinline__ void stmatrix_x2_trans(uint32_t saddr, uint32_t r0, uint32_t r1) {
+#if MARLIN_HAS_WGMMA
+  asm volatile("stmatrix.sync.aligned.m8n8.x2.trans.shared.b16 [%0], {%1, %2};\n" ::"r"(saddr), "r"(r0), "r"(r1)
+               : "memory");
+#endif
+}
+
+// 16 bytes from shared address saddr.
+__device__ __forceinline__ int4 ld_shared_16(uint32_t saddr) {
+  int4 v;
+  asm volatile("ld.shared.v4.b32 {%0, %1, %2, %3}, [%4];\n" : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "r"(saddr));
+  return v;
+}
+
 // Keeps the compiler from moving accumulator registers across the asynchronous region (a wgmma
 // in flight owns them until wgmma_wait).
 __device__ __forceinline__ void reg_fence(float& x) { asm volatile("" : "+f"(x)::"memory"); }

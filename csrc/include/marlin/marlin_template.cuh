@@ -18,7 +18,8 @@
 //     C_tmp, and the last block to arrive at the tile's counter in `locks` sums all partials in
 //     slice order (bit-identical run to run), adds the bias, writes C and resets the counter;
 //     or, when the host sets reduce_together (a one-wave grid), the tile's blocks claim and sum
-//     1/slices shares of it, in the same order.
+//     1/slices shares of it, in the same order. The wgmma tiles, whose fragments are
+//     transposed, pass C through shared memory (stmatrix .trans) for 16-byte stores.
 // See docs/kernel.md for the weight / scale / zero-point layouts.
 #pragma once
 #include <cuda_bf16.h>

@@ -37,7 +37,7 @@ def test_kbench_compiles(tmp_path):
 
 
 PROBES = TESTS.parent / "docs" / "patches" / "kbench-probes.patch"
-PROBE_MACROS = ("KB_NODQ", "KB_NOBFETCH", "KB_NOAFETCH", "KB_NOMMA", "KB_NOSTART", "KB_NOWGMMA")
+PROBE_MACROS = ("KB_NODQ", "KB_NOBFETCH", "KB_NOAFETCH", "KB_NOMMA", "KB_NOSTART", "KB_NOWGMMA", "KB_NOSTORE")
 
 
 def _probed_headers(tmp_path):

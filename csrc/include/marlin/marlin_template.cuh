@@ -1004,7 +1004,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     // row % 8, conflict-free both ways), then every thread stores whole 16-byte chunks of rows
     // < prob_m. Same bias and rounding as store_one, so the same bits.
     if (c_16) {
-      static_assert(!WG || BM * BN * 2 <= SM.total, "the staged C tile fits the shared memory");
+      static_assert(BM * BN * 2 <= SM.total, "the staged C tile fits the shared memory");
       constexpr int CHR = BN / 8;  // 16-byte chunks per row
       const uint32_t c_s = ptx::smem_addr(smem);
       auto chunk = [&](int r, int ch) { return c_s + uint32_t(r * (BN * 2) + ((ch ^ (r % 8)) * 16)); };

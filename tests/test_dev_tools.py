@@ -37,7 +37,8 @@ def test_kbench_compiles(tmp_path):
 
 
 PROBES = TESTS.parent / "docs" / "patches" / "kbench-probes.patch"
-PROBE_MACROS = ("KB_NODQ", "KB_NOBFETCH", "KB_NOAFETCH", "KB_NOMMA", "KB_NOSTART", "KB_NOWGMMA", "KB_NOSTORE")
+PROBE_MACROS = ("KB_NODQ", "KB_NOBFETCH", "KB_NOAFETCH", "KB_NOMMA", "KB_NOSTART", "KB_NOWGMMA", "KB_NOSTORE",
+                "KB_L2AHEAD")
 
 
 def _probed_headers(tmp_path):

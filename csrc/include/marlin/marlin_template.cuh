@@ -978,6 +978,16 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     // stmatrix .trans writes the converted fragments as row-major C rows (16-byte chunks XOR
     // row % 8, conflict-free both ways), then every thread stores whole 16-byte chunks of rows
     // < prob_m. Same bias and rounding as store_one, so the same bits.
+    if constexpr (W2) {  // experiment: the wide tile's fragments by warp after one barrier
+      if (c_16) {
+        __syncthreads();  // the ring is done with (the scratch is ring slot 0's first 2 KB)
+        const float* f = &acc[0][0][0];
+#pragma unroll
+        for (int q = 0; q < MB * NJ; ++q)
+          store_frag_warp(warp_n, wg, q, make_float4(f[4 * q], f[4 * q + 1], f[4 * q + 2], f[4 * q + 3]));
+        return;
+      }
+    }
     if (c_16) {
       static_assert(BM * BN * 2 <= SM.total, "the staged C tile fits the shared memory");
       constexpr int CHR = BN / 8;  // 16-byte chunks per row

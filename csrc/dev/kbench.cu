@@ -182,6 +182,7 @@ struct Case {
   void (*sfn)(const int4*, int, int, int*);
   bool wide;
   bool sk;  // stream-K grid (KernelParams::stream_k)
+  int bm;   // the tile's A rows (the TMA box)
   int num_groups;
 };
 
@@ -209,8 +210,11 @@ static void launch_marlin(int copy, void* ctx) {
   // the wide mode's copies by TMA as the library makes them (KernelParams::a_tma / b_tma); KB_TMA=0:
   // cp.async, 1: the A tile only, 2 (default): A and the B stage
   static const int tma = std::getenv("KB_TMA") ? std::atoi(std::getenv("KB_TMA")) : 2;
-  if (c.wide && tma >= 1) set_a_tma(p, c.buf->A, c.M, c.K, c.K, 128, 64);
-  if (c.wide && tma >= 2) set_b_tma(p, p.B, c.K, c.N, 4, 256);
+  // KB_TMA_NARROW=1: the same in the other wgmma tiles (16-, 32-, 64-row; branch tma-wg)
+  static const int narrow = std::getenv("KB_TMA_NARROW") ? std::atoi(std::getenv("KB_TMA_NARROW")) : 0;
+  const bool use = (c.wide || narrow >= (c.bm == 64 ? 1 : 2)) && !c.sk;
+  if (use && tma >= 1) set_a_tma(p, c.buf->A, c.M, c.K, c.K, c.bm, 64);
+  if (use && tma >= 2) set_b_tma(p, p.B, c.K, c.N, 4, 256);
   c.fn<<<c.grid, c.threads, c.smem>>>(p);
 }
 
@@ -256,7 +260,8 @@ static void run_marlin(Buffers& buf, int M, int N, int K, int ncopies, int slice
   const int sl = slices;
   if (size_t(2) * grid * partial_floats(wide ? 8 : tmb, tnb) * 4 > (size_t(256) << 20)) return;
   if (slices < 0 && !stream_k_shape(threads, tmb)) return;
-  Case c{&buf, M, N, K, grid, smem, fn, threads, nullptr, wide, slices < 0, gb > 0 ? K / (16 * gb) : 1};
+  Case c{&buf, M, N, K, grid, smem, fn, threads, nullptr, wide, slices < 0, wide ? 128 : (m8 ? 8 : 16 * tmb),
+         gb > 0 ? K / (16 * gb) : 1};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_marlin, &c);
@@ -272,7 +277,7 @@ static void time_stream(Buffers& buf, int N, int K, int ncopies, void (*fn)(cons
   CK(cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, smem));
   int occ = 0;
   CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, fn, threads, smem));
-  Case c{&buf, 0, N, K, grid, smem, nullptr, threads, fn, false, false};
+  Case c{&buf, 0, N, K, grid, smem, nullptr, threads, fn, false, false, 0};
   std::vector<int> order(ncopies);
   for (int i = 0; i < ncopies; ++i) order[i] = i;
   const float us = time_launches(4 * ncopies, order, launch_stream, &c);

@@ -23,6 +23,7 @@ const Tuning& tuning() {
     if (const char* s = std::getenv("MARLIN_REDUCE_TOGETHER")) t.reduce_together = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_STREAM_K")) t.stream_k = std::atoi(s);
     if (const char* s = std::getenv("MARLIN_TMA")) t.tma = std::atoi(s);
+    if (const char* s = std::getenv("MARLIN_TMA_NARROW")) t.tma_narrow = std::atoi(s);
     return t;
   }();
   return t;

@@ -53,6 +53,7 @@ struct Tuning {
   int reduce_together = 1;
   int stream_k = 0;
   int tma = 2;
+  int tma_narrow = 0;
 };
 const Tuning& tuning();
 

@@ -313,8 +313,12 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // the wide tile's A tile and (4-bit weights) B stage by TMA copies (tma.h; where no map can
     // be made, the kernel's cp.async path). H100, GPTQ-4 g128: 5-10% off the wide rows
     // (docs/performance.md, sixteenth session).
-    if (wide && tune.tma >= 1) set_a_tma(p, A, rows, K, lda, 128, 16 * key.thread_k_blocks);
-    if (wide && tune.tma >= 2 && bits == 4) set_b_tma(p, g->b, K, N, key.thread_k_blocks, 16 * key.thread_n_blocks);
+    // (branch tma-wg, MARLIN_TMA_NARROW=1: the other wgmma tiles too, 16 / 32 / 64 rows a tile)
+    // MARLIN_TMA_NARROW=1: the 64-row tile only; 2: every wgmma tile
+    const bool tma = cands[pick].wgmma && sk == 0 && (wide || tune.tma_narrow >= (key.thread_m_blocks == 4 ? 1 : 2));
+    if (tma && tune.tma >= 1)
+      set_a_tma(p, A, rows, K, lda, wide ? 128 : 16 * key.thread_m_blocks, 16 * key.thread_k_blocks);
+    if (tma && tune.tma >= 2 && bits == 4) set_b_tma(p, g->b, K, N, key.thread_k_blocks, 16 * key.thread_n_blocks);
     p.release_early = plan.release_early;
     p.reduce_together = plan.reduce_together;
     p.stream_k = sk > 0;

@@ -232,14 +232,16 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   const size_t a_row_step = (size_t)A_ROW_STEP * p.lda;
   const uint32_t a_dst = 16u * (a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8)));
   const bool a_whole = m_base + BM <= prob_m;  // (used by W2 only)
-  // W2 with p.a_tma: the A tile of a stage is one TMA copy (128 rows x 64 halves, the 128-byte
-  // swizzle of the layout above; rows past M and K arrive as zeros), issued by thread 0 and
-  // awaited on the slot's mbarrier, instead of 4 cp.async per thread
-  const bool a_tma = W2 && p.a_tma;
+  // WG with p.a_tma: the A tile of a stage is one TMA copy (BM rows x 64 halves, the 128-byte
+  // swizzle of the layout above; rows past M and K arrive as zeros), issued by the ring's first
+  // thread (W2: thread 0 for the shared ring; WR: each warpgroup's for its own) and awaited on
+  // the slot's mbarrier, instead of cp.async by every thread. Not in stream-K grids, whose
+  // segments would initialize the mbarriers again.
+  const bool a_tma = WG && p.a_tma && !p.stream_k;
   // with 4-bit weights (p.b_tma) the stage's B codes as well, a second copy on the same mbarrier
-  const bool b_tma = W2 && bits == 4 && a_tma && p.b_tma;
-  __shared__ alignas(8) uint64_t a_bars[W2 ? ST : 1];
-  const uint32_t a_bar0 = ptx::smem_addr(a_bars);
+  const bool b_tma = WG && bits == 4 && a_tma && p.b_tma;
+  __shared__ alignas(8) uint64_t a_bars[WG ? (WR ? 2 : 1) * ST : 1];
+  const uint32_t a_bar0 = ptx::smem_addr(a_bars) + (WR ? 8u * ST * wg : 0u);  // this ring's mbarriers
   static_assert(!W2 || A_CH % CP_THREADS == 0, "W2: every thread copies A_ITERS chunks");
   constexpr int B_CH_ROW = N_WARPS * TILE_WORDS / 4;  // int4 per k16 row of this block
   constexpr int B_CH = thread_k_blocks * B_CH_ROW;
@@ -270,7 +272,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     // column a_c of rows a_r0 + j * A_ROW_STEP; A_ROW_STEP is a multiple of 8, so the swizzle
     // is the same for all its rows.
     if (a_tma) {
-      if (tid == 0) {
+      if (ctid == 0) {
         ptx::mbar_arrive_expect_tx(a_bar0 + 8u * st, BM * BK * 2 + (b_tma ? B_CH * 16 : 0));
         ptx::tma_load_2d(sbase, p.a_map, k0, m_base, a_bar0 + 8u * st);
         // (4-bit codes: 64 8-byte words per 64 columns of a k16 row, so the tile starts at word n_base)
@@ -680,8 +682,8 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
                          s_byte ? BN : 2 * BN);
     }
   }
-  if (a_tma) {  // one arrival per phase: thread 0's, with the bytes it announces
-    if (tid == 0) {
+  if (a_tma) {  // one arrival per phase: the ring's first thread's, with the bytes it announces
+    if (ctid == 0) {
       for (int s = 0; s < ST; ++s) ptx::mbar_init(a_bar0 + 8u * s, 1);
       ptx::fence_mbar_init();
     }
@@ -702,6 +704,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       ptx::fence_proxy_async_smem();  // the A tile is read by wgmma
       __syncthreads();
     } else if constexpr (WG) {
+      if (a_tma) ptx::mbar_wait(a_bar0 + 8u * st, a_ph);
       ptx::fence_proxy_async_smem();
       // this warpgroup's stage is in (named barrier per warpgroup)
       if (wg == 0) {

@@ -848,9 +848,32 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
 
   // Where C allows 16-byte stores (c_16), the wgmma tiles' unsplit epilogue passes C through
   // shared memory (below). The split-K sum keeps store_frag: staging it per warp as well cost
-  // ~3.5 s of compile time in the largest generated file (docs/performance.md, "Build time with
-  // sharding").
+  // ~3.5 s of compile time in the largest generated file and gained nothing measurable
+  // (docs/performance.md, nineteenth session).
   const bool c_16 = WG && (reinterpret_cast<uintptr_t>(p.C) & 15) == 0 && prob_n % 8 == 0;
+  // The wide tile's unsplit C, where c_16: a warp whose 32 lanes hold one whole fragment stores it
+  // through a 256-byte shared scratch: stmatrix .trans turns it into 8 rows of 16 columns,
+  // written as 16 16-byte stores. Same bias and rounding as store_one, so the same bits.
+  auto store_frag_warp = [&](int wn, int mb, int j, float4 v) {
+    const FragAt at = frag_at(wn, mb, j, 0);  // the fragment's first row and column
+    if (p.has_bias) {
+      const T* bias = reinterpret_cast<const T*>(p.bias);
+      const float b0 = F::to_floats(T2{bias[at.col + lane / 4], T{}}).x;
+      const float b8 = F::to_floats(T2{bias[at.col + 8 + lane / 4], T{}}).x;
+      v.x += b0;
+      v.y += b0;
+      v.z += b8;
+      v.w += b8;
+    }
+    const uint32_t scratch = ptx::smem_addr(smem) + 256u * warp;
+    ptx::stmatrix_x2_trans(scratch + 32u * (lane % 8) + 16u * ((lane / 8) % 2), bits_of(F::from_floats(v.x, v.y)),
+                           bits_of(F::from_floats(v.z, v.w)));
+    __syncwarp();
+    if (lane < 16 && at.row + lane / 2 < prob_m)
+      *reinterpret_cast<int4*>(reinterpret_cast<T*>(p.C) + (size_t)(at.row + lane / 2) * prob_n + at.col + 8 * (lane % 2)) =
+          ptx::ld_shared_16(scratch + 16u * lane);
+    __syncwarp();
+  };
 
   // ---- global reduction over K slices: each block writes its partial (fragment order) to
   // C_tmp, and the last to arrive at the tile's counter sums all of them in slice order
@@ -981,7 +1004,9 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     // stmatrix .trans writes the converted fragments as row-major C rows (16-byte chunks XOR
     // row % 8, conflict-free both ways), then every thread stores whole 16-byte chunks of rows
     // < prob_m. Same bias and rounding as store_one, so the same bits.
-    if constexpr (W2) {  // experiment: the wide tile's fragments by warp after one barrier
+    // The wide tile instead stores by warp (store_frag_warp) after one barrier: 5% faster than
+    // the staging at 8192 x 28672, M = 64..1024 (kbench, H100, nineteenth session).
+    if constexpr (W2) {
       if (c_16) {
         __syncthreads();  // the ring is done with (the scratch is ring slot 0's first 2 KB)
         const float* f = &acc[0][0][0];
@@ -991,20 +1016,20 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
         return;
       }
     }
-    if (c_16) {
+    if (!W2 && c_16) {
       static_assert(BM * BN * 2 <= SM.total, "the staged C tile fits the shared memory");
       constexpr int CHR = BN / 8;  // 16-byte chunks per row
       const uint32_t c_s = ptx::smem_addr(smem);
       auto chunk = [&](int r, int ch) { return c_s + uint32_t(r * (BN * 2) + ((ch ^ (r % 8)) * 16)); };
       __syncthreads();  // the ring and the k-warp sum's buffer are done with
-      if (W2 || warp_k == 0) {
+      if (warp_k == 0) {
         const T* bias = reinterpret_cast<const T*>(p.bias);
 #pragma unroll
         for (int mb = 0; mb < MB; ++mb)
 #pragma unroll
           for (int j = 0; j < NJ; ++j) {
             // the fragment's (row, column) block: frag_at of lane 0, relative to the tile
-            const FragAt at = W2 ? frag_at(warp_n, wg, mb * NJ + j, 0) : frag_at(warp_n, mb, j, 0);
+            const FragAt at = frag_at(warp_n, mb, j, 0);
             const int r0 = at.row - m_base, c0 = at.col - n_base;
             float4 v = make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
             if (p.has_bias) {

@@ -210,10 +210,9 @@ static void launch_marlin(int copy, void* ctx) {
   // the wide mode's copies by TMA as the library makes them (KernelParams::a_tma / b_tma); KB_TMA=0:
   // cp.async, 1: the A tile only, 2 (default): A and the B stage
   static const int tma = std::getenv("KB_TMA") ? std::atoi(std::getenv("KB_TMA")) : 2;
-  // KB_TMA_NARROW as MARLIN_TMA_NARROW: 0 the wide tile only, 1 (default) and the 64-row tile,
-  // 2 every wgmma tile
+  // KB_TMA_NARROW as MARLIN_TMA_NARROW: 0 the wide tile only, 1 (default) and the 64-row tile
   static const int narrow = std::getenv("KB_TMA_NARROW") ? std::atoi(std::getenv("KB_TMA_NARROW")) : 1;
-  const bool use = (c.wide || narrow >= (c.bm == 64 ? 1 : 2)) && !c.sk;
+  const bool use = (c.wide || (narrow >= 1 && c.bm == 64)) && !c.sk;
   if (use && tma >= 1) set_a_tma(p, c.buf->A, c.M, c.K, c.K, c.bm, 64);
   if (use && tma >= 2) set_b_tma(p, p.B, c.K, c.N, 4, 256);
   c.fn<<<c.grid, c.threads, c.smem>>>(p);

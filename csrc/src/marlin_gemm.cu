@@ -313,9 +313,9 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     // the wide and 64-row tiles' A tile and (4-bit weights) B stage by TMA copies (tma.h; where
     // no map can be made, the kernel's cp.async path). H100, GPTQ-4 g128: 5-10% off the wide rows
     // (sixteenth session), 5-7% off the 64-row tile at M = 64..256 (nineteenth session,
-    // docs/performance.md). MARLIN_TMA_NARROW: 0 the wide tile only, 1 (default) and the 64-row
-    // tile, 2 every wgmma tile (16 / 32 rows too; not measured faster). Never in stream-K grids.
-    const bool tma = cands[pick].wgmma && sk == 0 && (wide || tune.tma_narrow >= (key.thread_m_blocks == 4 ? 1 : 2));
+    // docs/performance.md). MARLIN_TMA_NARROW=0: the wide tile only, for A/B. Never in stream-K
+    // grids; the 16- and 32-row tiles have no TMA path (marlin_template.cuh).
+    const bool tma = cands[pick].wgmma && sk == 0 && (wide || (tune.tma_narrow >= 1 && key.thread_m_blocks == 4));
     if (tma && tune.tma >= 1)
       set_a_tma(p, A, rows, K, lda, wide ? 128 : 16 * key.thread_m_blocks, 16 * key.thread_k_blocks);
     if (tma && tune.tma >= 2 && bits == 4) set_b_tma(p, g->b, K, N, key.thread_k_blocks, 16 * key.thread_n_blocks);

@@ -232,12 +232,13 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   const size_t a_row_step = (size_t)A_ROW_STEP * p.lda;
   const uint32_t a_dst = 16u * (a_r0 * A_CHUNKS_ROW + (a_c ^ (a_r0 % 8)));
   const bool a_whole = m_base + BM <= prob_m;  // (used by W2 only)
-  // WG with p.a_tma: the A tile of a stage is one TMA copy (BM rows x 64 halves, the 128-byte
-  // swizzle of the layout above; rows past M and K arrive as zeros), issued by the ring's first
-  // thread (W2: thread 0 for the shared ring; WR: each warpgroup's for its own) and awaited on
-  // the slot's mbarrier, instead of cp.async by every thread. Not in stream-K grids, whose
-  // segments would initialize the mbarriers again.
-  const bool a_tma = WG && p.a_tma && !p.stream_k;
+  // The 64- and 128-row wgmma tiles with p.a_tma: the A tile of a stage is one TMA copy (BM rows
+  // x 64 halves, the 128-byte swizzle of the layout above; rows past M and K arrive as zeros),
+  // issued by the ring's first thread (W2: thread 0 for the shared ring; WR: each warpgroup's
+  // for its own) and awaited on the slot's mbarrier, instead of cp.async by every thread. Not in
+  // stream-K grids, whose segments would initialize the mbarriers again. Not compiled into the
+  // 16- and 32-row tiles: slower there (seventeenth session), and it made 8-bit ones spill.
+  const bool a_tma = WG && BM >= 64 && p.a_tma && !p.stream_k;
   // with 4-bit weights (p.b_tma) the stage's B codes as well, a second copy on the same mbarrier
   const bool b_tma = WG && bits == 4 && a_tma && p.b_tma;
   __shared__ alignas(8) uint64_t a_bars[WG ? (WR ? 2 : 1) * ST : 1];

@@ -1033,6 +1033,8 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
             const FragAt at = frag_at(warp_n, mb, j, 0);
             const int r0 = at.row - m_base, c0 = at.col - n_base;
             float4 v = make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
+            // (the bias as in store_frag_warp, written out again: a shared helper compiled the
+            // wgmma kernels to other machine code than the measured one)
             if (p.has_bias) {
               const float b0 = F::to_floats(T2{bias[at.col + lane / 4], T{}}).x;
               const float b8 = F::to_floats(T2{bias[at.col + 8 + lane / 4], T{}}).x;

@@ -843,32 +843,11 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
     }
   };
 
-  // The wgmma tiles' fragments are transposed (4 single elements in 2 rows each), so store_frag
-  // writes them as 4 scattered 2-byte stores. Where C allows 16-byte stores (c_16), a warp whose
-  // 32 lanes hold one whole fragment (idx-ordered sums below) stores it through a 256-byte
-  // shared scratch instead: stmatrix .trans turns it into 8 rows of 16 columns, written as 16
-  // 16-byte stores. Same bias and rounding as store_one, so the same bits.
+  // Where C allows 16-byte stores (c_16), the wgmma tiles' unsplit epilogue passes C through
+  // shared memory (below). The split-K sum keeps store_frag: staging it per warp as well cost
+  // ~3.5 s of compile time in the largest generated file (docs/performance.md, "Build time with
+  // sharding").
   const bool c_16 = WG && (reinterpret_cast<uintptr_t>(p.C) & 15) == 0 && prob_n % 8 == 0;
-  auto store_frag_warp = [&](int wn, int mb, int j, float4 v) {
-    const FragAt at = frag_at(wn, mb, j, 0);  // the fragment's first row and column
-    if (p.has_bias) {
-      const T* bias = reinterpret_cast<const T*>(p.bias);
-      const float b0 = F::to_floats(T2{bias[at.col + lane / 4], T{}}).x;
-      const float b8 = F::to_floats(T2{bias[at.col + 8 + lane / 4], T{}}).x;
-      v.x += b0;
-      v.y += b0;
-      v.z += b8;
-      v.w += b8;
-    }
-    const uint32_t scratch = ptx::smem_addr(smem) + 256u * warp;
-    ptx::stmatrix_x2_trans(scratch + 32u * (lane % 8) + 16u * ((lane / 8) % 2), bits_of(F::from_floats(v.x, v.y)),
-                           bits_of(F::from_floats(v.z, v.w)));
-    __syncwarp();
-    if (lane < 16 && at.row + lane / 2 < prob_m)
-      *reinterpret_cast<int4*>(reinterpret_cast<T*>(p.C) + (size_t)(at.row + lane / 2) * prob_n + at.col + 8 * (lane % 2)) =
-          ptx::ld_shared_16(scratch + 16u * lane);
-    __syncwarp();
-  };
 
   // ---- global reduction over K slices: each block writes its partial (fragment order) to
   // C_tmp, and the last to arrive at the tile's counter sums all of them in slice order
@@ -941,11 +920,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
         const int wn = W2 ? idx / (32 * NJ * MB) % N_WARPS : idx / (32 * NJ * MB);  // W2: warp wv = idx / (32 NJ MB)
         const int mb = W2 ? idx / (32 * NJ * MB) / N_WARPS : (idx / (32 * NJ)) % MB;  // (warpgroup wv / 4, column wv % 4)
         const int j = W2 ? (idx / 32) % (NJ * MB) : (idx / 32) % NJ;
-        if (c_16) {
-          store_frag_warp(wn, mb, j, sum);
-        } else {
-          store_frag(wn, mb, j, idx % 32, sum);
-        }
+        store_frag(wn, mb, j, idx % 32, sum);
       }
     };
     // reduce_together (host: a one-wave grid; compiled only into the multi-m-block tiles, whose
@@ -1019,8 +994,6 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
             const FragAt at = W2 ? frag_at(warp_n, wg, mb * NJ + j, 0) : frag_at(warp_n, mb, j, 0);
             const int r0 = at.row - m_base, c0 = at.col - n_base;
             float4 v = make_float4(acc[mb][j][0], acc[mb][j][1], acc[mb][j][2], acc[mb][j][3]);
-            // (the bias as in store_frag_warp, written out again: a shared helper compiled the
-            // wgmma kernels to other machine code than the measured one)
             if (p.has_bias) {
               const float b0 = F::to_floats(T2{bias[at.col + lane / 4], T{}}).x;
               const float b8 = F::to_floats(T2{bias[at.col + 8 + lane / 4], T{}}).x;

@@ -849,7 +849,7 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
 
   // Where C allows 16-byte stores (c_16), the wgmma tiles' unsplit epilogue passes C through
   // shared memory (below). The split-K sum keeps store_frag: staging it per warp as well cost
-  // ~3.5 s of compile time in the largest generated file and gained nothing measurable
+  // 2-3.5 s of compile time in the largest generated file and measured level on the GPU
   // (docs/performance.md, nineteenth session).
   const bool c_16 = WG && (reinterpret_cast<uintptr_t>(p.C) & 15) == 0 && prob_n % 8 == 0;
   // The wide tile's unsplit C, where c_16: a warp whose 32 lanes hold one whole fragment stores it

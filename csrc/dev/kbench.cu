@@ -214,7 +214,7 @@ static void launch_marlin(int copy, void* ctx) {
   static const int narrow = std::getenv("KB_TMA_NARROW") ? std::atoi(std::getenv("KB_TMA_NARROW")) : 1;
   const bool use = (c.wide || (narrow >= 1 && c.bm == 64)) && !c.sk;
   if (use && tma >= 1) set_a_tma(p, c.buf->A, c.M, c.K, c.K, c.bm, 64);
-  if (use && tma >= 2) set_b_tma(p, p.B, c.K, c.N, 4, 256);
+  if (use && tma >= 2) set_b_tma(p, p.B, c.K, c.N, 4, 4, 256);
   c.fn<<<c.grid, c.threads, c.smem>>>(p);
 }
 

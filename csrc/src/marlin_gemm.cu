@@ -310,15 +310,15 @@ int gemm(const marlin_gemm_args* g, cudaStream_t stream) {
     p.g_idx = g->g_idx;
     p.max_shared_mem = plan.smem;
     p.wide_m = wide;
-    // the wide and 64-row tiles' A tile and (4-bit weights) B stage by TMA copies (tma.h; where
-    // no map can be made, the kernel's cp.async path). H100, GPTQ-4 g128: 5-10% off the wide rows
+    // the wide and 64-row tiles' A tile and (4- and 8-bit weights) B stage by TMA copies (tma.h;
+    // where no map can be made, the kernel's cp.async path). H100, GPTQ-4 g128: 5-10% off the wide rows
     // (sixteenth session), 5-7% off the 64-row tile at M = 64..256 (nineteenth session,
     // docs/performance.md). MARLIN_TMA_NARROW=0: the wide tile only, for A/B. Never in stream-K
     // grids; the 16- and 32-row tiles have no TMA path (marlin_template.cuh).
     const bool tma = cands[pick].wgmma && sk == 0 && (wide || (tune.tma_narrow >= 1 && key.thread_m_blocks == 4));
     if (tma && tune.tma >= 1)
       set_a_tma(p, A, rows, K, lda, wide ? 128 : 16 * key.thread_m_blocks, 16 * key.thread_k_blocks);
-    if (tma && tune.tma >= 2 && bits == 4) set_b_tma(p, g->b, K, N, key.thread_k_blocks, 16 * key.thread_n_blocks);
+    if (tma && tune.tma >= 2) set_b_tma(p, g->b, K, N, bits, key.thread_k_blocks, 16 * key.thread_n_blocks);
     p.release_early = plan.release_early;
     p.reduce_together = plan.reduce_together;
     p.stream_k = sk > 0;

@@ -115,6 +115,17 @@ __device__ __forceinline__ void tma_load_2d(uint32_t dst, const void* map, int c
 #endif
 }
 
+// The same with a 3-D box at (c0, c1, c2), innermost first.
+__device__ __forceinline__ void tma_load_3d(uint32_t dst, const void* map, int c0, int c1, int c2, uint32_t bar) {
+#if MARLIN_HAS_WGMMA
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3, %4}], [%5];\n" ::"r"(
+          dst),
+      "l"(map), "r"(c0), "r"(c1), "r"(c2), "r"(bar)
+      : "memory");
+#endif
+}
+
 // Two 8x8 b16 matrices from their mma fragments (r0: the first, r1: the second; a lane holds
 // (row lane / 4, columns 2 (lane % 4), +1) of each) to shared memory transposed: lane l < 16
 // gives the address of 16-byte row l % 8 of matrix l / 8, which receives that fragment column.

@@ -1,5 +1,5 @@
 // Host side of the wide mode's TMA copies (KernelParams::a_tma / b_tma, marlin_template.cuh W2):
-// the tensor maps of A and of 4-bit B. Shared by the library's launch code and csrc/dev/kbench.cu.
+// the tensor maps of A and of 4- and 8-bit B. Shared by the library's launch code and csrc/dev/kbench.cu.
 #pragma once
 #include <cuda.h>
 #include <cudaTypedefs.h>
@@ -29,25 +29,40 @@ inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   return fn;
 }
 
-// A 2-D map of `base` (cols x rows elements of `type`, rows `row_bytes` apart) in boxes of
-// box_cols x box_rows, written into `out` (a KernelParams map slot); false where the driver has
-// no encoder or refuses the map. Elements outside the tensor arrive as zeros.
-inline bool encode_map_2d(unsigned char (&out)[128], CUtensorMapDataType type, const void* base, uint64_t cols,
-                          uint64_t rows, uint64_t row_bytes, uint32_t box_cols, uint32_t box_rows,
-                          CUtensorMapSwizzle swizzle) {
+// A map of `base` with `rank` (2 or 3) dimensions, innermost first: dims[i] elements of `type`,
+// dimension i + 1 `strides[i]` bytes apart, in boxes of box[i] elements, written into `out` (a
+// KernelParams map slot); false where the driver has no encoder or refuses the map. Elements
+// outside the tensor arrive as zeros.
+inline bool encode_map(unsigned char (&out)[128], CUtensorMapDataType type, const void* base, int rank,
+                       const uint64_t* dims, const uint64_t* strides, const uint32_t* box, CUtensorMapSwizzle swizzle) {
   const PFN_cuTensorMapEncodeTiled_v12000 encode = tensor_map_encoder();
-  if (encode == nullptr || reinterpret_cast<uintptr_t>(base) % 16 != 0 || row_bytes % 16 != 0) return false;
+  if (encode == nullptr || reinterpret_cast<uintptr_t>(base) % 16 != 0) return false;
+  cuuint64_t d[3], st[2];
+  cuuint32_t b[3], elem_strides[3] = {1, 1, 1};
+  for (int i = 0; i < rank; ++i) {
+    d[i] = dims[i];
+    b[i] = box[i];
+    if (i + 1 < rank) {
+      if (strides[i] % 16 != 0) return false;
+      st[i] = strides[i];
+    }
+  }
   CUtensorMap map;
   static_assert(sizeof(map) == sizeof(out), "a KernelParams map slot holds one CUtensorMap");
-  const cuuint64_t dims[2] = {cols, rows};
-  const cuuint64_t strides[1] = {row_bytes};  // of dimension 1, in bytes
-  const cuuint32_t box[2] = {box_cols, box_rows};
-  const cuuint32_t elem_strides[2] = {1, 1};
-  if (encode(&map, type, 2, const_cast<void*>(base), dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
+  if (encode(&map, type, cuuint32_t(rank), const_cast<void*>(base), d, st, b, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE,
              swizzle, CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
     return false;
   std::memcpy(out, &map, sizeof(map));
   return true;
+}
+
+// The 2-D case: cols x rows elements, rows `row_bytes` apart, boxes of box_cols x box_rows.
+inline bool encode_map_2d(unsigned char (&out)[128], CUtensorMapDataType type, const void* base, uint64_t cols,
+                          uint64_t rows, uint64_t row_bytes, uint32_t box_cols, uint32_t box_rows,
+                          CUtensorMapSwizzle swizzle) {
+  const uint64_t dims[2] = {cols, rows}, strides[1] = {row_bytes};
+  const uint32_t box[2] = {box_cols, box_rows};
+  return encode_map(out, type, base, 2, dims, strides, box, swizzle);
 }
 
 // The map of A [rows, k] (16-bit elements, row stride lda elements) in boxes of box_rows rows x
@@ -62,12 +77,23 @@ inline bool set_a_tma(KernelParams& p, const void* a, int rows, int k, int64_t l
   return p.a_tma;
 }
 
-// The map of 4-bit weights in marlin's tile layout (k / 16 rows of n 8-byte words: 64 per 64
-// columns) in boxes of box_rows k16 rows x box_n words, no swizzle (the ring keeps the global
-// order), into p.b_map; sets p.b_tma. Only with p.a_tma (one mbarrier takes both copies).
-inline bool set_b_tma(KernelParams& p, const void* b, int k, int n, int box_rows, int box_n) {
-  p.b_tma = p.a_tma && encode_map_2d(p.b_map, CU_TENSOR_MAP_DATA_TYPE_UINT64, b, uint64_t(n), uint64_t(k / 16),
-                                     uint64_t(n) * 8, uint32_t(box_n), uint32_t(box_rows), CU_TENSOR_MAP_SWIZZLE_NONE);
+// The map of 4- or 8-bit weights in marlin's tile layout (k / 16 rows of n * bits / 4 8-byte
+// words) for a tile of box_rows k16 rows x tile_n columns, no swizzle (the ring keeps the global
+// order), into p.b_map; sets p.b_tma. A tile row of up to 256 words (the box limit) is a 2-D box;
+// a longer one (8-bit, 256 columns: 512 words) a 3-D box of 256-word pieces, which the copy
+// writes in the same row-major order. Only with p.a_tma (one mbarrier takes both copies).
+inline bool set_b_tma(KernelParams& p, const void* b, int k, int n, int bits, int box_rows, int tile_n) {
+  const uint64_t row_words = uint64_t(n) * bits / 4, tile_words = uint64_t(tile_n) * bits / 4;
+  if (!p.a_tma || (bits != 4 && bits != 8)) return p.b_tma = false;
+  if (tile_words <= 256) {
+    p.b_tma = encode_map_2d(p.b_map, CU_TENSOR_MAP_DATA_TYPE_UINT64, b, row_words, uint64_t(k / 16), row_words * 8,
+                            uint32_t(tile_words), uint32_t(box_rows), CU_TENSOR_MAP_SWIZZLE_NONE);
+  } else {
+    const uint64_t dims[3] = {256, row_words / 256, uint64_t(k / 16)}, strides[2] = {256 * 8, row_words * 8};
+    const uint32_t box[3] = {256, uint32_t(tile_words / 256), uint32_t(box_rows)};
+    p.b_tma = tile_words % 256 == 0 && row_words % 256 == 0 &&
+              encode_map(p.b_map, CU_TENSOR_MAP_DATA_TYPE_UINT64, b, 3, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
+  }
   return p.b_tma;
 }
 

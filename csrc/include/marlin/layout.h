@@ -24,6 +24,21 @@ constexpr MARLIN_HD int weight_bits(ScalarTypeId b) { return scalar_type_bits(b)
 // int32 words per 16x64 weight tile.
 constexpr MARLIN_HD int tile_words(int bits) { return kTileK * kTileN * bits / 32; }
 
+// The TMA box of a B stage (tma.h set_b_tma, marlin_template.cuh): B is k / 16 rows of
+// n * bits / 4 8-byte words. A tile row of up to kBoxMax words (the most a box dimension may
+// hold) is a 2-D box (words, k16 rows); a longer one (8-bit codes, 256 columns: 512 words) a 3-D
+// box of kBoxMax-word pieces (words, pieces, k16 rows), which lands in the same row-major order.
+constexpr int kBoxMax = 256;
+constexpr MARLIN_HD int b_tile_row_words(int bits, int tile_n) { return tile_n * bits / 4; }
+constexpr MARLIN_HD bool b_box_3d(int bits, int tile_n) { return b_tile_row_words(bits, tile_n) > kBoxMax; }
+struct BoxAt {
+  int c0, c1, c2;  // innermost first; c2 only in 3-D
+};
+// The box of the tile whose columns start at n_base, for the k16 rows from K offset k0.
+constexpr MARLIN_HD BoxAt b_box_at(int bits, int tile_n, int n_base, int k0) {
+  return b_box_3d(bits, tile_n) ? BoxAt{0, n_base * bits / 4 / kBoxMax, k0 / 16} : BoxAt{n_base * bits / 4, k0 / 16, 0};
+}
+
 constexpr MARLIN_HD int round_up(int x, int to) { return (x + to - 1) / to * to; }
 constexpr MARLIN_HD int round16(int x) { return round_up(x, 16); }
 

@@ -240,10 +240,8 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
   // 16- and 32-row tiles: slower there (seventeenth session), and it made 8-bit ones spill.
   const bool a_tma = WG && BM >= 64 && p.a_tma && !p.stream_k;
   // with p.b_tma (4- and 8-bit codes) the stage's B codes as well, a second copy on the same
-  // mbarrier. A k16 row of the tile is BN * bits / 4 8-byte words: one 2-D box up to 256 words
-  // (the box limit), else a 3-D box of 256-word pieces (the host's map: tma.h, set_b_tma)
+  // mbarrier: a 2-D or 3-D box (layout.h b_box_at; the host's map: tma.h set_b_tma)
   const bool b_tma = WG && (bits == 4 || bits == 8) && a_tma && p.b_tma;
-  constexpr int B_ROW_WORDS = BN * bits / 4;
   __shared__ alignas(8) uint64_t a_bars[WG ? (WR ? 2 : 1) * ST : 1];
   const uint32_t a_bar0 = ptx::smem_addr(a_bars) + (WR ? 8u * ST * wg : 0u);  // this ring's mbarriers
   static_assert(!W2 || A_CH % CP_THREADS == 0, "W2: every thread copies A_ITERS chunks");
@@ -279,12 +277,12 @@ __device__ __forceinline__ void marlin_segment(const KernelParams& p, const Segm
       if (ctid == 0) {
         ptx::mbar_arrive_expect_tx(a_bar0 + 8u * st, BM * BK * 2 + (b_tma ? B_CH * 16 : 0));
         ptx::tma_load_2d(sbase, p.a_map, k0, m_base, a_bar0 + 8u * st);
-        // (the tile starts at word n_base * bits / 4 of its k16 rows)
         if (b_tma) {
-          if constexpr (B_ROW_WORDS <= 256)
-            ptx::tma_load_2d(sbase + SM.a_bytes, p.b_map, n_base * bits / 4, k0 / 16, a_bar0 + 8u * st);
+          const BoxAt at = b_box_at(bits, BN, n_base, k0);
+          if constexpr (b_box_3d(bits, BN))
+            ptx::tma_load_3d(sbase + SM.a_bytes, p.b_map, at.c0, at.c1, at.c2, a_bar0 + 8u * st);
           else
-            ptx::tma_load_3d(sbase + SM.a_bytes, p.b_map, 0, n_base * bits / 4 / 256, k0 / 16, a_bar0 + 8u * st);
+            ptx::tma_load_2d(sbase + SM.a_bytes, p.b_map, at.c0, at.c1, a_bar0 + 8u * st);
         }
       }
     } else if (W2 && a_whole && k_full) {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "marlin/kernel.h"
+#include "marlin/layout.h"
 
 namespace marlin {
 
@@ -77,23 +78,40 @@ inline bool set_a_tma(KernelParams& p, const void* a, int rows, int k, int64_t l
   return p.a_tma;
 }
 
+// The shape of a tensor map: `rank` dimensions, innermost first; strides of dimensions 1.. in
+// bytes; the box in elements.
+struct MapLayout {
+  int rank;
+  uint64_t dims[3];
+  uint64_t strides[2];
+  uint32_t box[3];
+};
+
 // The map of 4- or 8-bit weights in marlin's tile layout (k / 16 rows of n * bits / 4 8-byte
-// words) for a tile of box_rows k16 rows x tile_n columns, no swizzle (the ring keeps the global
-// order), into p.b_map; sets p.b_tma. A tile row of up to 256 words (the box limit) is a 2-D box;
-// a longer one (8-bit, 256 columns: 512 words) a 3-D box of 256-word pieces, which the copy
-// writes in the same row-major order. Only with p.a_tma (one mbarrier takes both copies).
-inline bool set_b_tma(KernelParams& p, const void* b, int k, int n, int bits, int box_rows, int tile_n) {
-  const uint64_t row_words = uint64_t(n) * bits / 4, tile_words = uint64_t(tile_n) * bits / 4;
-  if (!p.a_tma || (bits != 4 && bits != 8)) return p.b_tma = false;
-  if (tile_words <= 256) {
-    p.b_tma = encode_map_2d(p.b_map, CU_TENSOR_MAP_DATA_TYPE_UINT64, b, row_words, uint64_t(k / 16), row_words * 8,
-                            uint32_t(tile_words), uint32_t(box_rows), CU_TENSOR_MAP_SWIZZLE_NONE);
-  } else {
-    const uint64_t dims[3] = {256, row_words / 256, uint64_t(k / 16)}, strides[2] = {256 * 8, row_words * 8};
-    const uint32_t box[3] = {256, uint32_t(tile_words / 256), uint32_t(box_rows)};
-    p.b_tma = tile_words % 256 == 0 && row_words % 256 == 0 &&
-              encode_map(p.b_map, CU_TENSOR_MAP_DATA_TYPE_UINT64, b, 3, dims, strides, box, CU_TENSOR_MAP_SWIZZLE_NONE);
+// words) for a tile of box_rows k16 rows x tile_n columns, in the box that b_box_at addresses
+// (layout.h), no swizzle: the ring keeps the global order. False where no map fits: other code
+// widths, a 3-D box whose pieces do not tile the rows.
+inline bool b_map_layout(int k, int n, int bits, int box_rows, int tile_n, MapLayout& m) {
+  if (bits != 4 && bits != 8) return false;
+  const uint64_t row_words = uint64_t(n) * bits / 4, tile_words = uint64_t(b_tile_row_words(bits, tile_n));
+  if (!b_box_3d(bits, tile_n)) {
+    m = MapLayout{2, {row_words, uint64_t(k / 16), 0}, {row_words * 8, 0}, {uint32_t(tile_words), uint32_t(box_rows), 0}};
+    return true;
   }
+  if (tile_words % kBoxMax != 0 || row_words % kBoxMax != 0) return false;
+  m = MapLayout{3,
+                {kBoxMax, row_words / kBoxMax, uint64_t(k / 16)},
+                {kBoxMax * 8, row_words * 8},
+                {kBoxMax, uint32_t(tile_words / kBoxMax), uint32_t(box_rows)}};
+  return true;
+}
+
+// That map into p.b_map; sets p.b_tma. Only with p.a_tma (one mbarrier takes both copies).
+inline bool set_b_tma(KernelParams& p, const void* b, int k, int n, int bits, int box_rows, int tile_n) {
+  MapLayout m;
+  p.b_tma = p.a_tma && b_map_layout(k, n, bits, box_rows, tile_n, m) &&
+            encode_map(p.b_map, CU_TENSOR_MAP_DATA_TYPE_UINT64, b, m.rank, m.dims, m.strides, m.box,
+                       CU_TENSOR_MAP_SWIZZLE_NONE);
   return p.b_tma;
 }
 

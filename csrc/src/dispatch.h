@@ -42,7 +42,7 @@ constexpr ThreadCfg kLargeBatch[] = {{64, 256, 256}, {64, 128, 128}, {128, 64, 1
 // the last block alone, for A/B; launch_plan); MARLIN_STREAM_K (2: a stream-K grid wherever it
 // fits, with the blocks per SM the kernel's occupancy allows (at most 2), 3: one block per SM;
 // the default 0 never; stream_k_blocks); MARLIN_TMA (the wide mode's copies: 0 all by cp.async,
-// 1 the A tile by TMA, 2 the default: A and the 4-bit B stage by TMA; for A/B, tma.h);
+// 1 the A tile by TMA, 2 the default: A and the 4- and 8-bit B stage by TMA; for A/B, tma.h);
 // MARLIN_TMA_NARROW (which tiles MARLIN_TMA applies to: 0 the wide tile only, 1 the default: and
 // the 64-row tile).
 struct Tuning {

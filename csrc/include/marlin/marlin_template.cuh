@@ -12,7 +12,8 @@
 //   * sm_90a, (64,256,256) tiles (wgmma_shape): the two k warps are warpgroups that take
 //     alternate K tiles, each with its own ring and barrier, and multiply with wgmma (the
 //     dequantized weights from registers, the A tile from shared memory; ptx_wgmma.cuh). Their
-//     128-row mode (W2) shares one ring, whose A tile and 4-bit B stage come by TMA copies.
+//     128-row mode (W2) shares one ring. In the 64- and 128-row tiles the A tile and the 4- or
+//     8-bit B stage come by TMA copies.
 //   * After the K loop the k warps are summed in shared memory in fixed order. When the host
 //     split K into `slices` (gridDim.x = tiles * slices), each block writes its partial to
 //     C_tmp, and the last block to arrive at the tile's counter in `locks` sums all partials in

@@ -1,5 +1,6 @@
-// Host side of the wide mode's TMA copies (KernelParams::a_tma / b_tma, marlin_template.cuh W2):
-// the tensor maps of A and of 4- and 8-bit B. Shared by the library's launch code and csrc/dev/kbench.cu.
+// Host side of the TMA copies of the wide and 64-row wgmma tiles (KernelParams::a_tma / b_tma,
+// marlin_template.cuh): the tensor maps of A and of 4- and 8-bit B. Shared by the library's launch
+// code and csrc/dev/kbench.cu.
 #pragma once
 #include <cuda.h>
 #include <cudaTypedefs.h>
